@@ -1,0 +1,53 @@
+// WGSL boilerplate shared by every kernel: binding declarations, the Params uniform struct and
+// the flattened workgroup index (dispatches fold past maxComputeWorkgroupsPerDimension into y).
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+
+export { wgsl };
+
+export type Scalar = 'u32' | 'i32' | 'f32';
+export type Access = 'read' | 'read_write';
+
+export interface BindingDecl {
+  name: string;
+  access: Access;
+  /** WGSL element type of the storage array, e.g. 'f32' or 'u32'. */
+  type: Scalar;
+}
+
+/** A kernel ready to compile: its complete WGSL and the static facts the runtime needs. */
+export interface KernelInstance {
+  /** Short name used in labels and error messages. */
+  name: string;
+  code: string;
+  entryPoint: string;
+  /** Storage buffers, at bindings 1..n of group 0 (binding 0 is the Params uniform). */
+  bindings: readonly BindingDecl[];
+  /** Fields of the Params uniform, in order; every field is a 4-byte scalar. */
+  params: readonly (readonly [string, Scalar])[];
+  /** Values for WGSL `override` constants. */
+  constants?: Readonly<Record<string, number>>;
+}
+
+/** WGSL declarations of Params (binding 0) and the storage bindings (1..n). */
+export function header(bindings: readonly BindingDecl[], params: readonly (readonly [string, Scalar])[]): string {
+  const fields = params.length ? params.map(([n, t]) => `  ${n}: ${t},`).join('\n') : '  _unused: u32,';
+  const decls = bindings
+    .map((b, i) => `@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${b.name}: array<${b.type}>;`)
+    .join('\n');
+  return `struct Params {\n${fields}\n}\n@group(0) @binding(0) var<uniform> P: Params;\n${decls}\n` +
+    `fn flatWorkgroup(wid: vec3u, nwg: vec3u) -> u32 { return wid.x + wid.y * nwg.x; }\n`;
+}
+
+/** Assembles a KernelInstance, prepending the generated header to the body. */
+export function kernel(
+  name: string,
+  bindings: readonly BindingDecl[],
+  params: readonly (readonly [string, Scalar])[],
+  body: string,
+  constants?: Record<string, number>,
+): KernelInstance {
+  return { name, code: header(bindings, params) + body, entryPoint: 'main', bindings, params, constants };
+}
+
+export const ro = (name: string, type: Scalar = 'f32'): BindingDecl => ({ name, access: 'read', type });
+export const rw = (name: string, type: Scalar = 'f32'): BindingDecl => ({ name, access: 'read_write', type });

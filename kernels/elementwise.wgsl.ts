@@ -1,0 +1,24 @@
+// Elementwise kernels. Each invocation handles 4 consecutive elements (lane-contiguous access).
+import { kernel, ro, rw, type KernelInstance } from './common.js';
+
+export const ELEMENTWISE_WG = 64;
+const PER_THREAD = 4;
+export const elementwiseWorkgroups = (n: number): number => Math.ceil(n / (ELEMENTWISE_WG * PER_THREAD));
+
+const loop = (stmt: string) => `
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let base = flatWorkgroup(w, nw) * ${ELEMENTWISE_WG * PER_THREAD}u + l;
+  for (var k = 0u; k < ${PER_THREAD}u; k++) {
+    let i = base + k * ${ELEMENTWISE_WG}u;
+    if (i < P.n) { ${stmt} }
+  }
+}`;
+
+/** y = max(x, 0) */
+export const reluKernel = (): KernelInstance =>
+  kernel('relu', [ro('x'), rw('y')], [['n', 'u32']], loop('y[i] = max(x[i], 0.0);'));
+
+/** dx = dy where x > 0, else 0 */
+export const reluBackwardKernel = (): KernelInstance =>
+  kernel('relu_backward', [ro('x'), ro('dy'), rw('dx')], [['n', 'u32']], loop('dx[i] = select(0.0, dy[i], x[i] > 0.0);'));

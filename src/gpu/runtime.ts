@@ -1,0 +1,437 @@
+// The GPU runtime: device, tensors, pipeline cache, uniform packing, error surfacing.
+import type { KernelInstance } from '../../kernels/common.js';
+import { acquireAdapter, keepAliveForever } from './acquire.js';
+
+export type DType = 'f32' | 'i32' | 'u32';
+export type TypedArray = Float32Array | Int32Array | Uint32Array;
+
+const ARRAYS = { f32: Float32Array, i32: Int32Array, u32: Uint32Array } as const;
+const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+
+export function shapeSize(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function checkShape(shape: readonly number[], what = 'shape'): void {
+  if (!Array.isArray(shape) || shape.length === 0) throw new Error(`deepfried: ${what} must be a non-empty array, got ${JSON.stringify(shape)}`);
+  for (const s of shape) {
+    if (!Number.isInteger(s) || s <= 0) throw new Error(`deepfried: ${what} ${JSON.stringify(shape)} has a dimension that is not a positive integer`);
+  }
+}
+
+export class Tensor {
+  #buffer: GPUBuffer | null;
+  readonly size: number;
+  constructor(
+    readonly rt: GpuRuntime,
+    buffer: GPUBuffer,
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    /** Caller-owned buffers (rt.wrap) are never destroyed or pooled by us. */
+    readonly owned: boolean,
+  ) {
+    this.#buffer = buffer;
+    this.size = shapeSize(shape);
+  }
+  get disposed(): boolean { return this.#buffer === null; }
+  get byteLength(): number { return this.size * 4; }
+  /** The underlying buffer; throws if the tensor was disposed. */
+  get buffer(): GPUBuffer {
+    if (!this.#buffer) throw new Error(`deepfried: tensor [${this.shape}] was used after dispose()`);
+    return this.#buffer;
+  }
+  async read(): Promise<TypedArray> {
+    return this.rt.readBuffer(this.buffer, this.byteLength, this.dtype);
+  }
+  dispose(): void {
+    if (!this.#buffer) return;
+    if (this.owned) this.rt.release(this.#buffer);
+    this.#buffer = null;
+  }
+}
+
+export interface Prepared {
+  kernel: KernelInstance;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+/** One kernel launch: what an op asks the runtime (or the graph scheduler) to record. */
+export interface Dispatch {
+  kernel: KernelInstance;
+  buffers: readonly (GPUBuffer | Tensor)[];
+  params: readonly number[];
+  workgroups: number;
+}
+
+/** What an op's encoder may use: the device's capabilities and scratch memory that lives as long
+ * as the dispatches it returns (freed after a functional call; kept by a compiled graph). */
+export interface EncodeContext {
+  readonly hasSubgroups: boolean;
+  readonly limits: GPUSupportedLimits;
+  scratch(shape: readonly number[], dtype?: DType, label?: string): Tensor;
+}
+
+export interface RuntimeOptions {
+  /** Share a caller's device; the runtime then never destroys it. */
+  device?: GPUDevice;
+  powerPreference?: GPUPowerPreference;
+}
+
+export interface RuntimeStats {
+  /** Buffers created by this runtime and not yet destroyed (pooled ones included). */
+  liveBuffers: number;
+  pooledBuffers: number;
+  pipelines: number;
+}
+
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+export class GpuRuntime {
+  readonly device: GPUDevice;
+  readonly adapterInfo: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
+  readonly hasSubgroups: boolean;
+  readonly hasTimestamps: boolean;
+  readonly ownsDevice: boolean;
+  #keepAlive: unknown;
+  #lost: string | null = null;
+  #uncaptured: string | null = null;
+  #pipelines = new Map<string, Promise<Prepared>>();
+  #pool = new Map<number, GPUBuffer[]>();
+  #pooledBytes = 0;
+  #live = 0;
+
+  protected constructor(device: GPUDevice, info: GPUAdapterInfo | undefined, owns: boolean, keepAlive: unknown) {
+    this.device = device;
+    this.ownsDevice = owns;
+    this.#keepAlive = keepAlive;
+    if (keepAlive) keepAliveForever(keepAlive);
+    this.adapterInfo = {
+      vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', description: info?.description ?? '',
+      isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
+    };
+    this.hasSubgroups = device.features.has('subgroups');
+    this.hasTimestamps = device.features.has('timestamp-query');
+    device.lost.then((l) => { this.#lost = `${l.reason}: ${l.message}`; });
+    device.addEventListener('uncapturederror', (e) => {
+      this.#uncaptured ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  protected static async acquire(opts: RuntimeOptions = {}): Promise<{ device: GPUDevice; info?: GPUAdapterInfo; owns: boolean; keepAlive?: unknown }> {
+    if (opts.device) return { device: opts.device, info: opts.device.adapterInfo, owns: false };
+    const { adapter, keepAlive } = await acquireAdapter(opts.powerPreference);
+    const requiredLimits: Record<string, number> = {};
+    for (const k of WANTED_LIMITS) requiredLimits[k] = adapter.limits[k];
+    const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+    const device = await adapter.requestDevice({ label: 'deepfried', requiredLimits, requiredFeatures });
+    return { device, info: adapter.info, owns: true, keepAlive };
+  }
+
+  get limits(): GPUSupportedLimits { return this.device.limits; }
+
+  /** Throws if the device is lost or the GPU reported an error nobody caught. */
+  check(): void {
+    if (this.#lost !== null) throw new Error(`deepfried: the GPU device was lost (${this.#lost}); create a new runtime`);
+    if (this.#uncaptured !== null) {
+      const m = this.#uncaptured;
+      this.#uncaptured = null;
+      throw new Error(`deepfried: the GPU reported an error: ${m}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- buffers and tensors
+  /** A storage buffer of at least `bytes`, from the pool when one fits exactly. */
+  alloc(bytes: number, label = 'deepfried'): GPUBuffer {
+    this.check();
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const lim = this.limits;
+    if (size > lim.maxStorageBufferBindingSize || size > lim.maxBufferSize) {
+      throw new Error(`deepfried: ${label} needs ${bytes} bytes, over this device's limit ` +
+        `(maxStorageBufferBindingSize ${lim.maxStorageBufferBindingSize}, maxBufferSize ${lim.maxBufferSize})`);
+    }
+    const pooled = this.#pool.get(size)?.pop();
+    if (pooled) { this.#pooledBytes -= size; return pooled; }
+    this.#live++;
+    return this.device.createBuffer({ label, size, usage: BUFFER_USAGE });
+  }
+
+  /** Returns a buffer made by alloc() to the pool (destroyed once the pool is large). */
+  release(buffer: GPUBuffer): void {
+    if (this.#lost !== null || this.#pooledBytes + buffer.size > 256 * 2 ** 20) {
+      buffer.destroy();
+      this.#live--;
+      return;
+    }
+    const list = this.#pool.get(buffer.size) ?? [];
+    list.push(buffer);
+    this.#pool.set(buffer.size, list);
+    this.#pooledBytes += buffer.size;
+  }
+
+  /** Destroys every pooled buffer. */
+  trim(): void {
+    for (const list of this.#pool.values()) for (const b of list) { b.destroy(); this.#live--; }
+    this.#pool.clear();
+    this.#pooledBytes = 0;
+  }
+
+  stats(): RuntimeStats {
+    let pooled = 0;
+    for (const l of this.#pool.values()) pooled += l.length;
+    return { liveBuffers: this.#live, pooledBuffers: pooled, pipelines: this.#pipelines.size };
+  }
+
+  /** Uploads data as a tensor. Float data must be finite. */
+  tensor(data: TypedArray, shape: readonly number[]): Tensor {
+    checkShape(shape, 'tensor shape');
+    const dtype: DType = data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32'
+      : data instanceof Uint32Array ? 'u32' : (() => { throw new Error('deepfried: tensor data must be a Float32Array, Int32Array or Uint32Array'); })();
+    const n = shapeSize(shape);
+    if (data.length !== n) throw new Error(`deepfried: tensor data has ${data.length} elements but shape [${shape}] needs ${n}`);
+    if (dtype === 'f32') {
+      for (let i = 0; i < n; i++) {
+        if (!Number.isFinite(data[i])) throw new Error(`deepfried: tensor data has a non-finite value (${data[i]}) at index ${i}`);
+      }
+    }
+    const buffer = this.alloc(n * 4, `tensor[${shape}]`);
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, n * 4);
+    return new Tensor(this, buffer, [...shape], dtype, true);
+  }
+
+  /** A new tensor whose contents the next kernel overwrites. */
+  empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+    checkShape(shape, `${label} shape`);
+    return new Tensor(this, this.alloc(shapeSize(shape) * 4, `${label}[${shape}]`), [...shape], dtype, true);
+  }
+
+  /** A zero-filled tensor. */
+  zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const t = this.empty(shape, dtype);
+    const enc = this.device.createCommandEncoder();
+    enc.clearBuffer(t.buffer);
+    this.device.queue.submit([enc.finish()]);
+    return t;
+  }
+
+  /** Wraps a caller-owned buffer (never destroyed by deepfried). */
+  wrap(buffer: GPUBuffer, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    checkShape(shape, 'wrapped buffer shape');
+    if (buffer.size < shapeSize(shape) * 4) throw new Error(`deepfried: buffer of ${buffer.size} bytes is too small for shape [${shape}]`);
+    if (!(buffer.usage & 0x80)) throw new Error('deepfried: a wrapped buffer needs GPUBufferUsage.STORAGE');
+    return new Tensor(this, buffer, [...shape], dtype, false);
+  }
+
+  async readBuffer(buffer: GPUBuffer, bytes: number, dtype: DType): Promise<TypedArray> {
+    this.check();
+    const staging = this.device.createBuffer({ label: 'deepfried staging', size: bytes, usage: 0x1 /* MAP_READ */ | 0x8 });
+    try {
+      const enc = this.device.createCommandEncoder({ label: 'deepfried read' });
+      enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+      this.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(1 /* GPUMapMode.READ */);
+      const out = new ARRAYS[dtype](staging.getMappedRange().slice(0));
+      staging.unmap();
+      return out;
+    } catch (e) {
+      this.check();
+      throw e;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  // ---------------------------------------------------------------- pipelines and dispatch
+  /** The compiled pipeline of a kernel, cached on everything that changes it. */
+  prepare(kernel: KernelInstance): Promise<Prepared> {
+    this.check();
+    const key = JSON.stringify([kernel.entryPoint, kernel.bindings, kernel.params, kernel.constants ?? {}]) + kernel.code;
+    let p = this.#pipelines.get(key);
+    if (!p) {
+      p = this.#compile(kernel);
+      this.#pipelines.set(key, p);
+      p.catch(() => this.#pipelines.delete(key));
+    }
+    return p;
+  }
+
+  async #compile(kernel: KernelInstance): Promise<Prepared> {
+    const d = this.device;
+    const label = `deepfried:${kernel.name}`;
+    d.pushErrorScope('validation');
+    const module = d.createShaderModule({ label, code: kernel.code });
+    const info = await module.getCompilationInfo();
+    const moduleError = await d.popErrorScope();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length || moduleError) {
+      const text = errors.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n') || moduleError?.message;
+      throw new Error(`deepfried: WGSL of kernel "${kernel.name}" does not compile:\n${text}`);
+    }
+    const layout = d.createBindGroupLayout({
+      label,
+      entries: [
+        { binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } },
+        ...kernel.bindings.map((b, i) => ({
+          binding: i + 1, visibility: 4,
+          buffer: { type: (b.access === 'read' ? 'read-only-storage' : 'storage') as GPUBufferBindingType },
+        })),
+      ],
+    });
+    try {
+      const pipeline = await d.createComputePipelineAsync({
+        label,
+        layout: d.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: kernel.entryPoint, constants: kernel.constants },
+      });
+      return { kernel, pipeline, layout };
+    } catch (e) {
+      throw new Error(`deepfried: pipeline of kernel "${kernel.name}" failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** A uniform buffer holding the kernel's Params (each field a 4-byte scalar). */
+  uniform(kernel: KernelInstance, values: readonly number[]): GPUBuffer {
+    if (values.length !== kernel.params.length) {
+      throw new Error(`deepfried: kernel "${kernel.name}" takes ${kernel.params.length} params, got ${values.length}`);
+    }
+    const size = Math.max(16, Math.ceil(values.length / 4) * 16);
+    const buf = this.device.createBuffer({ label: `deepfried:${kernel.name} params`, size, usage: 0x40 /* UNIFORM */, mappedAtCreation: true });
+    const raw = buf.getMappedRange();
+    const u = new Uint32Array(raw), i = new Int32Array(raw), f = new Float32Array(raw);
+    kernel.params.forEach(([name, type], k) => {
+      const v = values[k]!;
+      if (type === 'f32') f[k] = v;
+      else if (!Number.isInteger(v) || (type === 'u32' ? v < 0 || v > 0xffffffff : v < -(2 ** 31) || v >= 2 ** 31)) {
+        throw new Error(`deepfried: kernel "${kernel.name}" param ${name} = ${v} does not fit ${type}`);
+      } else if (type === 'u32') u[k] = v;
+      else i[k] = v;
+    });
+    buf.unmap();
+    return buf;
+  }
+
+  bindGroup(prep: Prepared, uniform: GPUBuffer, buffers: readonly (GPUBuffer | Tensor)[]): GPUBindGroup {
+    const k = prep.kernel;
+    if (buffers.length !== k.bindings.length) {
+      throw new Error(`deepfried: kernel "${k.name}" binds ${k.bindings.length} buffers, got ${buffers.length}`);
+    }
+    return this.device.createBindGroup({
+      label: `deepfried:${k.name}`,
+      layout: prep.layout,
+      entries: [
+        { binding: 0, resource: { buffer: uniform } },
+        ...buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b instanceof Tensor ? b.buffer : b } })),
+      ],
+    });
+  }
+
+  /** Splits a workgroup count over x and y when it passes maxComputeWorkgroupsPerDimension. */
+  grid(workgroups: number): [number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (workgroups <= max) return [Math.max(1, workgroups), 1];
+    const y = Math.ceil(workgroups / max);
+    if (y > max) throw new Error(`deepfried: ${workgroups} workgroups exceed this device's dispatch limit (${max}²)`);
+    return [Math.ceil(workgroups / y), y];
+  }
+
+  /** Records dispatches into one command buffer and submits it; WebGPU errors become thrown Errors. */
+  async run(label: string, record: (r: Recorder) => void): Promise<void> {
+    this.check();
+    const rec = new Recorder(this, label);
+    const d = this.device;
+    d.pushErrorScope('out-of-memory');
+    d.pushErrorScope('validation');
+    try {
+      record(rec);
+      d.queue.submit([rec.finish()]);
+    } finally {
+      const validation = await d.popErrorScope();
+      const oom = await d.popErrorScope();
+      for (const u of rec.uniforms) u.destroy();
+      if (validation) throw new Error(`deepfried: ${label}: WebGPU validation error: ${validation.message}`);
+      if (oom) throw new Error(`deepfried: ${label}: the GPU is out of memory: ${oom.message}`);
+    }
+    this.check();
+  }
+
+  /** Builds an op's dispatches, compiles their pipelines and submits them as one command buffer.
+   * Scratch tensors the builder asks for are released once the work is submitted. */
+  async execute(label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<void> {
+    const scratch: Tensor[] = [];
+    const ctx: EncodeContext = {
+      hasSubgroups: this.hasSubgroups,
+      limits: this.limits,
+      scratch: (shape, dtype = 'f32', l = `${label} scratch`) => {
+        const t = this.empty(shape, dtype, l);
+        scratch.push(t);
+        return t;
+      },
+    };
+    try {
+      const ds = build(ctx);
+      const preps = await Promise.all(ds.map((d) => this.prepare(d.kernel)));
+      await this.run(label, (r) => ds.forEach((d, i) => r.dispatch(preps[i]!, d.buffers, d.params, d.workgroups)));
+    } finally {
+      for (const t of scratch) t.dispose();
+    }
+  }
+
+  /** Allocates outputs, runs `build`, and disposes the outputs again if anything throws. */
+  async produce<T extends Record<string, Tensor> | Tensor>(label: string, outputs: () => T, build: (out: T, ctx: EncodeContext) => Dispatch[]): Promise<T> {
+    const out = outputs();
+    try {
+      await this.execute(label, (ctx) => build(out, ctx));
+      return out;
+    } catch (e) {
+      for (const t of out instanceof Tensor ? [out] : Object.values(out)) t.dispose();
+      throw e;
+    }
+  }
+
+  /** Waits until all submitted work has finished. */
+  async sync(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  destroy(): void {
+    this.trim();
+    this.#pipelines.clear();
+    if (this.ownsDevice) this.device.destroy();
+    this.#lost ??= 'destroyed: rt.destroy() was called';
+    this.#keepAlive = null;
+  }
+}
+
+/** One command encoder being recorded; each dispatch gets its own uniform buffer. All dispatches
+ * share one compute pass (WebGPU orders storage writes between dispatches). */
+export class Recorder {
+  readonly encoder: GPUCommandEncoder;
+  readonly uniforms: GPUBuffer[] = [];
+  #pass: GPUComputePassEncoder | null = null;
+  constructor(readonly rt: GpuRuntime, label: string) {
+    this.encoder = rt.device.createCommandEncoder({ label: `deepfried:${label}` });
+  }
+  dispatch(prep: Prepared, buffers: readonly (GPUBuffer | Tensor)[], params: readonly number[], workgroups: number): void {
+    const u = this.rt.uniform(prep.kernel, params);
+    this.uniforms.push(u);
+    const bg = this.rt.bindGroup(prep, u, buffers);
+    this.#pass ??= this.encoder.beginComputePass({ label: 'deepfried' });
+    this.#pass.setPipeline(prep.pipeline);
+    this.#pass.setBindGroup(0, bg);
+    this.#pass.dispatchWorkgroups(...this.rt.grid(workgroups));
+  }
+  /** Ends the open compute pass (before copies, or before finish()). */
+  endPass(): void {
+    this.#pass?.end();
+    this.#pass = null;
+  }
+  finish(): GPUCommandBuffer {
+    this.endPass();
+    return this.encoder.finish();
+  }
+}

@@ -1,0 +1,73 @@
+import { kernel, rw } from '../../../kernels/common.js';
+import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
+
+export const runtimeCases: GpuCase[] = [
+  {
+    name: 'runtime: tensor upload and read round-trip (f32, i32, u32)',
+    async run(rt) {
+      const f = randn(1000, 1);
+      const t = rt.tensor(f, [10, 100]);
+      expectClose(await t.read(), f, { atol: 0, rtol: 0 }, 'f32');
+      const i = new Int32Array([-3, 0, 7]);
+      expectEqual([...(await rt.tensor(i, [3]).read())], [-3, 0, 7], 'i32');
+      const u = new Uint32Array([1, 2 ** 31, 5]);
+      expectEqual([...(await rt.tensor(u, [3]).read())], [1, 2 ** 31, 5], 'u32');
+      t.dispose();
+    },
+  },
+  {
+    name: 'runtime: bad tensors are rejected with a named error',
+    async run(rt) {
+      await expectThrows(() => rt.tensor(new Float32Array(5), [2, 3]), /5 elements but shape \[2,3\] needs 6/, 'length');
+      await expectThrows(() => rt.tensor(new Float32Array([1, NaN]), [2]), /non-finite value \(NaN\) at index 1/, 'NaN');
+      await expectThrows(() => rt.tensor(new Float32Array([Infinity]), [1]), /non-finite/, 'Inf');
+      await expectThrows(() => rt.tensor(new Float32Array(2), [2, 0]), /positive integer/, 'zero dim');
+      await expectThrows(() => rt.empty([rt.limits.maxBufferSize]), /over this device's limit/, 'too large');
+      const t = rt.tensor(new Float32Array(4), [4]);
+      t.dispose();
+      await expectThrows(() => t.read(), /used after dispose/, 'disposed');
+    },
+  },
+  {
+    name: 'runtime: a WGSL error is thrown naming the kernel',
+    async run(rt) {
+      const bad = kernel('broken_kernel', [rw('y')], [['n', 'u32']], `@compute @workgroup_size(64) fn main() { let x: f32 = undefined_thing; }`);
+      await expectThrows(() => rt.prepare(bad), /kernel "broken_kernel" does not compile[\s\S]*undefined_thing/, 'wgsl error');
+    },
+  },
+  {
+    name: 'runtime: pipeline cache keys on the code and the override constants',
+    async run(rt) {
+      const body = `override V: f32 = 0.0;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < P.n) { y[g.x] = V; } }`;
+      const out: number[] = [];
+      for (const V of [1, 2]) {
+        const k = kernel('fill', [rw('y')], [['n', 'u32']], body, { V });
+        const prep = await rt.prepare(k);
+        const y = rt.empty([70]);
+        await rt.run('fill', (r) => r.dispatch(prep, [y], [70], 2));
+        const v = await y.read();
+        out.push(v[0]!, v[69]!);
+        y.dispose();
+      }
+      expectEqual(out, [1, 1, 2, 2], 'fill values');
+    },
+  },
+  {
+    name: 'runtime: dispatches past maxComputeWorkgroupsPerDimension fold into y',
+    async run(rt) {
+      const n = rt.limits.maxComputeWorkgroupsPerDimension + 37;
+      const k = kernel('mark', [rw('y')], [['n', 'u32']], `
+@compute @workgroup_size(1) fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = flatWorkgroup(w, nw);
+  if (i < P.n) { y[i] = f32(i % 1000u); }
+}`);
+      const y = rt.empty([n]);
+      const prep = await rt.prepare(k);
+      await rt.run('mark', (r) => r.dispatch(prep, [y], [n], n));
+      const v = await y.read();
+      expectEqual([v[0], v[n - 1], v[65535]], [0, (n - 1) % 1000, 65535 % 1000], 'marks');
+      y.dispose();
+    },
+  },
+];

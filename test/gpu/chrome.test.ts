@@ -1,0 +1,30 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { openInChrome, type ChromeSession } from '../support/chrome.js';
+import { cases } from './cases/index.js';
+
+// Chrome must really run in CI; DEEPFRIED_SKIP_CHROME=1 skips it on purpose, and says so.
+const skip = process.env.DEEPFRIED_SKIP_CHROME === '1';
+let s: ChromeSession | undefined;
+let adapter = '';
+let ran = 0;
+
+beforeAll(async () => {
+  if (skip) return;
+  s = await openInChrome('test/gpu/browser-entry.ts', '__deepfriedTests');
+  adapter = await s.page.evaluate('__deepfriedTests.adapter()') as string;
+}, 120_000);
+afterAll(async () => {
+  console.log(skip ? 'GPU cases: SKIPPED in headless Chrome (DEEPFRIED_SKIP_CHROME=1)'
+    : `GPU cases: ${ran} of ${cases.length} ran in headless Chrome (adapter ${adapter})`);
+  await s?.close();
+});
+
+describe.skipIf(skip)('gpu (chrome)', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const r = await s!.page.evaluate((n) => (globalThis as any).__deepfriedTests.runCase(n), c.name) as { ok: boolean; error?: string };
+      if (!r.ok) throw new Error(r.error);
+      ran++;
+    });
+  }
+});

@@ -1,0 +1,65 @@
+// GPU test cases are written once and run both in Node (Dawn) and in headless Chrome.
+import type { Runtime } from '../../src/api.js';
+
+export interface GpuCase {
+  name: string;
+  run(rt: Runtime): Promise<void>;
+}
+
+export interface Tolerance { atol: number; rtol: number }
+
+/** Throws naming the first element outside atol + rtol·|expected|. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what: string): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} != expected ${expected.length}`);
+  let worst = -1, worstErr = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    const err = Math.abs(a - e) - (tol.atol + tol.rtol * Math.abs(e));
+    if (!(err <= 0) && (worst < 0 || !(err <= worstErr))) { worst = i; worstErr = err; }
+  }
+  if (worst >= 0) {
+    throw new Error(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
+      `(atol ${tol.atol}, rtol ${tol.rtol}; ${countBad(actual, expected, tol)} of ${actual.length} outside)`);
+  }
+}
+
+function countBad(a: ArrayLike<number>, e: ArrayLike<number>, t: Tolerance): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i]! - e[i]!) <= t.atol + t.rtol * Math.abs(e[i]!))) n++;
+  return n;
+}
+
+export function expectEqual(actual: unknown, expected: unknown, what: string): void {
+  const a = JSON.stringify(actual), e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: got ${a}, expected ${e}`);
+}
+
+/** Awaits fn and requires it to throw an Error whose message matches. */
+export async function expectThrows(fn: () => unknown, pattern: RegExp, what: string): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    if (!pattern.test(m)) throw new Error(`${what}: threw "${m}", expected a message matching ${pattern}`);
+    return;
+  }
+  throw new Error(`${what}: did not throw (expected ${pattern})`);
+}
+
+/** Deterministic uniform [0, 1) generator (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randn(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed), out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  return out;
+}
