@@ -1,6 +1,15 @@
 // Every GPU case, in the order they run. Each family lives in its own file.
 import type { GpuCase } from '../harness.js';
+import { convCases } from './conv.cases.js';
 import { elementwiseCases } from './elementwise.cases.js';
+import { fastfoodCases } from './fastfood.cases.js';
+import { fwhtCases } from './fwht.cases.js';
+import { linearCases } from './linear.cases.js';
+import { poolCases } from './pool.cases.js';
 import { runtimeCases } from './runtime.cases.js';
+import { softmaxCases } from './softmax.cases.js';
 
-export const cases: GpuCase[] = [...runtimeCases, ...elementwiseCases];
+export const cases: GpuCase[] = [
+  ...runtimeCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases,
+  ...convCases, ...poolCases, ...linearCases, ...softmaxCases,
+];

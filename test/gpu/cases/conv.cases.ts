@@ -1,0 +1,3 @@
+import type { GpuCase } from '../harness.js';
+
+export const convCases: GpuCase[] = [];
