@@ -22,3 +22,19 @@ export const reluKernel = (): KernelInstance =>
 /** dx = dy where x > 0, else 0 */
 export const reluBackwardKernel = (): KernelInstance =>
   kernel('relu_backward', [ro('x'), ro('dy'), rw('dx')], [['n', 'u32']], loop('dx[i] = select(0.0, dy[i], x[i] > 0.0);'));
+
+// Inverted dropout: keep element i with probability 1−p, scaled by 1/(1−p). The mask is a hash of
+// (seed, i), so the backward pass regenerates it instead of storing it.
+const dropoutMask = `
+fn keep(i: u32) -> bool {
+  var h = (i * 0x9e3779b9u) ^ (u32(hyper[3]) * 0x85ebca6bu);
+  h = (h ^ (h >> 16u)) * 0x7feb352du;
+  h = (h ^ (h >> 15u)) * 0x846ca68bu;
+  h = h ^ (h >> 16u);
+  return f32(h >> 8u) * (1.0 / 16777216.0) >= P.p;
+}`;
+
+/** y = keep ? x/(1−p) : 0 (and the backward with x := dy). `hyper[3]` holds the step's seed, an integer below 2^24. */
+export const dropoutKernel = (): KernelInstance =>
+  kernel('dropout', [ro('hyper'), ro('x'), rw('y')], [['n', 'u32'], ['p', 'f32']],
+    dropoutMask + loop('y[i] = select(0.0, x[i] / (1.0 - P.p), keep(i));'));

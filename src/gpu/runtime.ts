@@ -79,7 +79,7 @@ export interface RuntimeOptions {
 }
 
 export interface RuntimeStats {
-  /** Buffers created by this runtime and not yet destroyed (pooled ones included). */
+  /** GPU buffers created by this runtime and not yet destroyed (pooled, graph, uniform and staging ones included). */
   liveBuffers: number;
   pooledBuffers: number;
   pipelines: number;
@@ -145,6 +145,16 @@ export class GpuRuntime {
   }
 
   // ---------------------------------------------------------------- buffers and tensors
+  /** Every GPU buffer deepfried makes goes through here, so stats().liveBuffers counts them all. */
+  createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
+    const b = this.device.createBuffer(desc);
+    this.#live++;
+    const destroy = b.destroy.bind(b);
+    let done = false;
+    b.destroy = () => { if (!done) { done = true; this.#live--; } destroy(); };
+    return b;
+  }
+
   /** A storage buffer of at least `bytes`, from the pool when one fits exactly. */
   alloc(bytes: number, label = 'deepfried'): GPUBuffer {
     this.check();
@@ -156,15 +166,13 @@ export class GpuRuntime {
     }
     const pooled = this.#pool.get(size)?.pop();
     if (pooled) { this.#pooledBytes -= size; return pooled; }
-    this.#live++;
-    return this.device.createBuffer({ label, size, usage: BUFFER_USAGE });
+    return this.createBuffer({ label, size, usage: BUFFER_USAGE });
   }
 
   /** Returns a buffer made by alloc() to the pool (destroyed once the pool is large). */
   release(buffer: GPUBuffer): void {
     if (this.#lost !== null || this.#pooledBytes + buffer.size > 256 * 2 ** 20) {
       buffer.destroy();
-      this.#live--;
       return;
     }
     const list = this.#pool.get(buffer.size) ?? [];
@@ -175,7 +183,7 @@ export class GpuRuntime {
 
   /** Destroys every pooled buffer. */
   trim(): void {
-    for (const list of this.#pool.values()) for (const b of list) { b.destroy(); this.#live--; }
+    for (const list of this.#pool.values()) for (const b of list) b.destroy();
     this.#pool.clear();
     this.#pooledBytes = 0;
   }
@@ -228,7 +236,7 @@ export class GpuRuntime {
 
   async readBuffer(buffer: GPUBuffer, bytes: number, dtype: DType): Promise<TypedArray> {
     this.check();
-    const staging = this.device.createBuffer({ label: 'deepfried staging', size: bytes, usage: 0x1 /* MAP_READ */ | 0x8 });
+    const staging = this.createBuffer({ label: 'deepfried staging', size: bytes, usage: 0x1 /* MAP_READ */ | 0x8 });
     try {
       const enc = this.device.createCommandEncoder({ label: 'deepfried read' });
       enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
@@ -299,7 +307,7 @@ export class GpuRuntime {
       throw new Error(`deepfried: kernel "${kernel.name}" takes ${kernel.params.length} params, got ${values.length}`);
     }
     const size = Math.max(16, Math.ceil(values.length / 4) * 16);
-    const buf = this.device.createBuffer({ label: `deepfried:${kernel.name} params`, size, usage: 0x40 /* UNIFORM */, mappedAtCreation: true });
+    const buf = this.createBuffer({ label: `deepfried:${kernel.name} params`, size, usage: 0x40 /* UNIFORM */, mappedAtCreation: true });
     const raw = buf.getMappedRange();
     const u = new Uint32Array(raw), i = new Int32Array(raw), f = new Float32Array(raw);
     kernel.params.forEach(([name, type], k) => {

@@ -29,7 +29,7 @@ const TYPES: Record<string, string> = {
 export interface Served { url: string; close(): Promise<void> }
 
 /** Serves `entry` bundled by esbuild as /app.js behind a minimal page, plus extra routes (URL path → file). */
-export async function serveBundle(entry: string, routes: Record<string, string> = {}, html?: string): Promise<Served> {
+export async function serveBundle(entry: string, routes: Record<string, string> = {}, html?: string, port = 0): Promise<Served> {
   const built = await esbuild.build({
     entryPoints: [resolve(entry)], bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
     write: false, logLevel: 'silent', external: ['webgpu', 'node:*'],
@@ -49,7 +49,7 @@ export async function serveBundle(entry: string, routes: Record<string, string> 
       res.writeHead(500).end(String(e));
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r, j) => { server.once('error', j); server.listen(port, '127.0.0.1', r); });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,

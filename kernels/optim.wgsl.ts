@@ -1,0 +1,47 @@
+// Optimizer updates and training-step bookkeeping. The step's hyper-parameters (learning rate,
+// Adam bias corrections, dropout seed) live in a small storage buffer written before each submit,
+// so one recorded step serves every iteration.
+import { kernel, ro, rw, type KernelInstance } from './common.js';
+
+export const OPTIM_WG = 64;
+export const optimWorkgroups = (n: number): number => Math.ceil(n / OPTIM_WG);
+
+/** Layout of the per-step hyper buffer (f32). */
+export const HYPER = { lr: 0, adamC1: 1, adamC2: 2, seed: 3, length: 4 } as const;
+
+const body = (stmt: string) => `
+@compute @workgroup_size(${OPTIM_WG})
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = g.x + g.y * nw.x * ${OPTIM_WG}u;
+  if (i >= P.n) { return; }
+  let lr = hyper[${HYPER.lr}];
+  ${stmt}
+}`;
+
+/** SGD with momentum (Caffe/PyTorch form): v = μ·v + (g + λ·w); w -= lr·v. */
+export const sgdKernel = (): KernelInstance => kernel('sgd_momentum',
+  [ro('hyper'), ro('grad'), rw('w'), rw('v')], [['n', 'u32'], ['momentum', 'f32'], ['decay', 'f32']], body(`
+  let vi = P.momentum * v[i] + grad[i] + P.decay * w[i];
+  v[i] = vi;
+  w[i] = w[i] - lr * vi;`));
+
+/** Adam with decoupled bias corrections c1 = 1/(1−β1^t), c2 = 1/(1−β2^t) from the hyper buffer; L2 decay on the gradient. */
+export const adamKernel = (): KernelInstance => kernel('adam',
+  [ro('hyper'), ro('grad'), rw('w'), rw('m'), rw('v')],
+  [['n', 'u32'], ['beta1', 'f32'], ['beta2', 'f32'], ['eps', 'f32'], ['decay', 'f32']], body(`
+  let gi = grad[i] + P.decay * w[i];
+  let mi = P.beta1 * m[i] + (1.0 - P.beta1) * gi;
+  let vi = P.beta2 * v[i] + (1.0 - P.beta2) * gi * gi;
+  m[i] = mi;
+  v[i] = vi;
+  let c1 = hyper[${HYPER.adamC1}];
+  let c2 = hyper[${HYPER.adamC2}];
+  w[i] = w[i] - lr * (mi * c1) / (sqrt(vi * c2) + P.eps);`));
+
+/** acc[k] += src[k] for k < n: running sums of loss and correct counts, read back every few steps. */
+export const accumulateKernel = (): KernelInstance => kernel('accumulate',
+  [ro('src'), rw('acc')], [['n', 'u32']], `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3u) {
+  if (g.x < P.n) { acc[g.x] = acc[g.x] + src[g.x]; }
+}`);
