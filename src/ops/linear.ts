@@ -1,4 +1,90 @@
-import type { GpuRuntime, Tensor } from '../gpu/runtime.js';
+// linear: y = x·wᵀ + b (optionally ReLU), x [N, in], w [out, in], b [out]; backward
+// dx = dy·w, dw = dyᵀ·x, db = Σ_batch dy. All three products use the one tiled matmul kernel.
+import { matmulKernel, matmulVariant, matmulWorkgroups, type MatmulVariant } from '../../kernels/matmul.wgsl.js';
+import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
+import { encodeColumnSum } from './reduce.js';
+import type { LinearGrads } from './types.js';
+import { dtype, fail, rank } from './validate.js';
 
-export async function linear(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null): Promise<any> { throw new Error('deepfried: linear is not implemented yet'); }
-export async function linearBackward(rt: GpuRuntime, x: Tensor, w: Tensor, dy: Tensor): Promise<any> { throw new Error('deepfried: linearBackward is not implemented yet'); }
+export { encodeColumnSum } from './reduce.js';
+
+export interface LinearOptions { relu?: boolean }
+
+/** [N, out]; checks that x is [N, in], w is [out, in] and b (if any) is [out]. */
+export function linearShape(xShape: readonly number[], wShape: readonly number[], bShape: readonly number[] | null, op = 'linear'): number[] {
+  if (xShape.length !== 2) fail(op, `x must have rank 2 ([N, in]), got shape [${xShape}]`);
+  if (wShape.length !== 2) fail(op, `w must have rank 2 ([out, in]), got shape [${wShape}]`);
+  if (xShape[1] !== wShape[1]) fail(op, `x has ${xShape[1]} features but w [${wShape}] expects ${wShape[1]}`);
+  if (bShape && (bShape.length !== 1 || bShape[0] !== wShape[0])) fail(op, `b must have shape [${wShape[0]}], got [${bShape}]`);
+  return [xShape[0]!, wShape[0]!];
+}
+
+function live(op: string, ts: Record<string, Tensor | null | undefined>): void {
+  for (const [n, t] of Object.entries(ts)) {
+    if (!t) continue;
+    if (t.disposed) fail(op, `${n} was used after dispose()`);
+    dtype(op, n, t, 'f32');
+  }
+}
+
+function shapeIs(op: string, name: string, t: Tensor, shape: readonly number[]): void {
+  if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) fail(op, `${name} must have shape [${shape}], got [${t.shape}]`);
+}
+
+/** C[M, N] = A·B in one of the matmul kernel's layouts. */
+export function encodeMatmul(v: MatmulVariant, a: Tensor, b: Tensor, bias: Tensor | null, c: Tensor, m: number, n: number, k: number): Dispatch {
+  const { tilesN, tiles, workgroups } = matmulWorkgroups(v, m, n);
+  return { kernel: matmulKernel(v), buffers: bias ? [a, b, bias, c] : [a, b, c], params: [m, n, k, tilesN, tiles], workgroups };
+}
+
+export function encodeLinear(ctx: EncodeContext, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, opts: LinearOptions = {}): Dispatch[] {
+  live('linear', { x, w, b, y });
+  const out = linearShape(x.shape, w.shape, b ? b.shape : null);
+  shapeIs('linear', 'y', y, out);
+  const [n, k] = x.shape as [number, number];
+  return [encodeMatmul(matmulVariant('nt', n, out[1]!, k, { bias: Boolean(b), relu: Boolean(opts.relu) }), x, w, b, y, n, out[1]!, k)];
+}
+
+/** dx = dy·w (when out.dx is given), dw = dyᵀ·x, db = Σ_batch dy (when out.db is given). */
+export function encodeLinearBackward(ctx: EncodeContext, x: Tensor, w: Tensor, dy: Tensor, out: { dx?: Tensor; dw: Tensor; db?: Tensor }): Dispatch[] {
+  const op = 'linearBackward';
+  live(op, { x, w, dy, dx: out.dx, dw: out.dw, db: out.db });
+  const yShape = linearShape(x.shape, w.shape, null, op);
+  shapeIs(op, 'dy', dy, yShape);
+  shapeIs(op, 'dw', out.dw, w.shape);
+  const [n, fin] = x.shape as [number, number];
+  const fout = w.shape[0]!;
+  const ds: Dispatch[] = [];
+  if (out.dx) {
+    shapeIs(op, 'dx', out.dx, x.shape);
+    ds.push(encodeMatmul(matmulVariant('nn', n, fin, fout), dy, w, null, out.dx, n, fin, fout));
+  }
+  ds.push(encodeMatmul(matmulVariant('tn', fout, fin, n), dy, x, null, out.dw, fout, fin, n));
+  if (out.db) {
+    shapeIs(op, 'db', out.db, [fout]);
+    ds.push(...encodeColumnSum(ctx, dy, out.db));
+  }
+  return ds;
+}
+
+function check(op: string, x: Tensor, w: Tensor, b: Tensor | null): number[] {
+  rank(op, 'x', x, 2, '[N, in]');
+  rank(op, 'w', w, 2, '[out, in]');
+  if (b) rank(op, 'b', b, 1, '[out]');
+  live(op, { x, w, b });
+  return linearShape(x.shape, w.shape, b ? b.shape : null, op);
+}
+
+export function linear(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Promise<Tensor> {
+  const out = check('linear', x, w, b);
+  return rt.produce('linear', () => rt.empty(out, 'f32', 'linear y'), (y, ctx) => encodeLinear(ctx, x, w, b, y, opts));
+}
+
+export function linearBackward(rt: GpuRuntime, x: Tensor, w: Tensor, dy: Tensor): Promise<LinearGrads> {
+  const out = check('linearBackward', x, w, null);
+  rank('linearBackward', 'dy', dy, 2, '[N, out]');
+  shapeIs('linearBackward', 'dy', dy, out);
+  return rt.produce('linearBackward', () => ({
+    dx: rt.empty(x.shape, 'f32', 'linear dx'), dw: rt.empty(w.shape, 'f32', 'linear dw'), db: rt.empty([w.shape[0]!], 'f32', 'linear db'),
+  }), (g, ctx) => encodeLinearBackward(ctx, x, w, dy, g));
+}

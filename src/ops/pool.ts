@@ -1,6 +1,109 @@
-import type { GpuRuntime, Tensor } from '../gpu/runtime.js';
-import type { PoolOptions } from './types.js';
-export async function maxPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Promise<any> { throw new Error('deepfried: maxPool2d is not implemented yet'); }
-export async function maxPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Promise<any> { throw new Error('deepfried: maxPool2dBackward is not implemented yet'); }
-export async function avgPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Promise<any> { throw new Error('deepfried: avgPool2d is not implemented yet'); }
-export async function avgPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Promise<any> { throw new Error('deepfried: avgPool2dBackward is not implemented yet'); }
+// maxPool2d / avgPool2d over NCHW: shape inference, validation, forward and backward dispatches.
+import { avgPoolKernel, maxPoolKernel, poolWorkgroups } from '../../kernels/pool.wgsl.js';
+import { avgPoolBackwardKernel, maxPoolBackwardKernel } from '../../kernels/pool_grad.wgsl.js';
+import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
+import { pair, type PoolOptions } from './types.js';
+import { dtype, fail, rank } from './validate.js';
+
+export interface PoolGeometry { kernel: [number, number]; stride: [number, number]; padding: [number, number] }
+
+/** Resolves and checks pooling options (stride defaults to the kernel, padding to 0). */
+export function poolGeometry(op: string, opts: PoolOptions): PoolGeometry {
+  if (!opts || opts.kernel === undefined) fail(op, 'options need a kernel size');
+  const kernel = pair(opts.kernel, 0, `${op} kernel`);
+  const stride = opts.stride === undefined ? kernel : pair(opts.stride, 0, `${op} stride`);
+  const padding = pair(opts.padding, 0, `${op} padding`);
+  if (kernel.some((k) => k < 1)) fail(op, `kernel must be at least 1, got [${kernel}]`);
+  if (stride.some((s) => s < 1)) fail(op, `stride must be at least 1, got [${stride}]`);
+  if (padding.some((p, i) => p < 0 || p >= kernel[i]!)) fail(op, `padding must be in [0, kernel), got [${padding}] with kernel [${kernel}]`);
+  return { kernel, stride, padding };
+}
+
+/** [N, C, OH, OW] with OH = floor((H + 2·ph − kh) / sh) + 1. */
+export function pool2dShape(xShape: readonly number[], opts: PoolOptions, op = 'pool2d'): number[] {
+  const g = poolGeometry(op, opts);
+  if (xShape.length !== 4) fail(op, `x must have rank 4 (NCHW), got shape [${xShape}]`);
+  const [n, c, h, w] = xShape as [number, number, number, number];
+  const ph = h + 2 * g.padding[0], pw = w + 2 * g.padding[1];
+  if (g.kernel[0] > ph || g.kernel[1] > pw) fail(op, `kernel [${g.kernel}] is larger than the padded input [${ph},${pw}]`);
+  return [n, c, Math.floor((ph - g.kernel[0]) / g.stride[0]) + 1, Math.floor((pw - g.kernel[1]) / g.stride[1]) + 1];
+}
+
+function expectShape(op: string, name: string, t: Tensor, shape: readonly number[]): void {
+  rank(op, name, t, shape.length);
+  if (t.shape.some((s, i) => s !== shape[i])) fail(op, `${name} must have shape [${shape}], got [${t.shape}]`);
+}
+
+function check(op: string, x: Tensor, opts: PoolOptions): { g: PoolGeometry; out: number[] } {
+  rank(op, 'x', x, 4, 'NCHW');
+  dtype(op, 'x', x, 'f32');
+  return { g: poolGeometry(op, opts), out: pool2dShape(x.shape, opts, op) };
+}
+
+function params(total: number, xShape: readonly number[], yShape: readonly number[], g: PoolGeometry): number[] {
+  return [total, xShape[2]!, xShape[3]!, yShape[2]!, yShape[3]!, ...g.kernel, ...g.stride, ...g.padding];
+}
+
+export function encodeMaxPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: PoolOptions, argmax?: Tensor): Dispatch[] {
+  const { g, out } = check('maxPool2d', x, opts);
+  expectShape('maxPool2d', 'y', y, out);
+  if (argmax) { expectShape('maxPool2d', 'argmax', argmax, out); dtype('maxPool2d', 'argmax', argmax, 'i32'); }
+  return [{
+    kernel: maxPoolKernel(Boolean(argmax)), buffers: argmax ? [x, y, argmax] : [x, y],
+    params: params(y.size, x.shape, out, g), workgroups: poolWorkgroups(y.size),
+  }];
+}
+
+/** dx for max pooling; without a recorded argmax, the forward runs again into scratch memory. */
+export function encodeMaxPool2dBackward(ctx: EncodeContext, x: Tensor, dy: Tensor, dx: Tensor, opts: PoolOptions, argmax?: Tensor): Dispatch[] {
+  const op = 'maxPool2dBackward';
+  const { g, out } = check(op, x, opts);
+  expectShape(op, 'dy', dy, out);
+  expectShape(op, 'dx', dx, x.shape);
+  const pre: Dispatch[] = [];
+  if (argmax) {
+    expectShape(op, 'argmax', argmax, out);
+    dtype(op, 'argmax', argmax, 'i32');
+  } else {
+    argmax = ctx.scratch(out, 'i32', 'maxPool2d argmax');
+    pre.push(...encodeMaxPool2d(ctx, x, ctx.scratch(out, 'f32', 'maxPool2d y'), opts, argmax));
+  }
+  return [...pre, {
+    kernel: maxPoolBackwardKernel(), buffers: [dy, argmax, dx],
+    params: params(dx.size, x.shape, out, g), workgroups: poolWorkgroups(dx.size),
+  }];
+}
+
+export function encodeAvgPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: PoolOptions): Dispatch[] {
+  const { g, out } = check('avgPool2d', x, opts);
+  expectShape('avgPool2d', 'y', y, out);
+  return [{ kernel: avgPoolKernel(), buffers: [x, y], params: params(y.size, x.shape, out, g), workgroups: poolWorkgroups(y.size) }];
+}
+
+/** dx for average pooling; the input shape is dx's. */
+export function encodeAvgPool2dBackward(ctx: EncodeContext, dy: Tensor, dx: Tensor, opts: PoolOptions): Dispatch[] {
+  const op = 'avgPool2dBackward';
+  const { g, out } = check(op, dx, opts);
+  expectShape(op, 'dy', dy, out);
+  return [{ kernel: avgPoolBackwardKernel(), buffers: [dy, dx], params: params(dx.size, dx.shape, out, g), workgroups: poolWorkgroups(dx.size) }];
+}
+
+export function maxPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Promise<Tensor> {
+  const { out } = check('maxPool2d', x, opts);
+  return rt.produce('maxPool2d', () => rt.empty(out, 'f32', 'maxPool2d y'), (y, ctx) => encodeMaxPool2d(ctx, x, y, opts));
+}
+
+export function maxPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Promise<Tensor> {
+  check('maxPool2dBackward', x, opts);
+  return rt.produce('maxPool2dBackward', () => rt.empty(x.shape, 'f32', 'maxPool2d dx'), (dx, ctx) => encodeMaxPool2dBackward(ctx, x, dy, dx, opts));
+}
+
+export function avgPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Promise<Tensor> {
+  const { out } = check('avgPool2d', x, opts);
+  return rt.produce('avgPool2d', () => rt.empty(out, 'f32', 'avgPool2d y'), (y, ctx) => encodeAvgPool2d(ctx, x, y, opts));
+}
+
+export function avgPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Promise<Tensor> {
+  check('avgPool2dBackward', x, opts);
+  return rt.produce('avgPool2dBackward', () => rt.empty(x.shape, 'f32', 'avgPool2d dx'), (dx, ctx) => encodeAvgPool2dBackward(ctx, dy, dx, opts));
+}

@@ -1,0 +1,144 @@
+// Register-tiled matmul C[M, N] = A·B (+ bias[n]) (ReLU), one TM×TN tile of C per invocation.
+// A(m, k) and B(k, n) are read through one of three layouts so that the linear layer's forward
+// (x·wᵀ), input gradient (dy·w) and weight gradient (dyᵀ·x) need no transposes:
+//   'nt': A = a[m*K + k], B = b[n*K + k]     'nn': A = a[m*K + k], B = b[k*N + n]
+//   'tn': A = a[k*M + m], B = b[k*N + n]
+// An operand whose contiguous axis is a multiple of 4 can be bound as array<vec4f> (vecA/vecB):
+// one load then brings 4 values (on SwiftShader every load is a per-lane scalarised, bounds-checked
+// access, so loads, not FMAs, bound the speed). Everything is unrolled from TS into constant-index
+// registers; rows/columns past the edge are clamped for loads (always in bounds, no branch) and
+// masked only at the store.
+import { kernel, ro, rw, type BindingDecl, type KernelInstance, type Scalar } from './common.js';
+
+export type MatmulLayout = 'nt' | 'nn' | 'tn';
+export interface MatmulVariant {
+  layout: MatmulLayout;
+  /** Bind A as vec4 along its contiguous axis (K for 'nt'/'nn', M for 'tn'), which must be a multiple of 4. */
+  vecA?: boolean;
+  /** Bind B as vec4 along its contiguous axis (K for 'nt', N for 'nn'/'tn'), which must be a multiple of 4. */
+  vecB?: boolean;
+  bias?: boolean;
+  relu?: boolean;
+  /** Rows and columns of C per invocation, multiples of 4. */
+  tm?: number;
+  tn?: number;
+  /** Invocations per workgroup. */
+  wg?: number;
+}
+
+export const MATMUL_WG = 64;
+const KU = 4;
+const VEC4 = 'vec4<f32>' as Scalar;
+
+export function matmulTile(v: MatmulVariant): [number, number] {
+  return [v.tm ?? 8, v.tn ?? 8];
+}
+
+/** The variant with vec4 operands wherever the sizes allow it. */
+export function matmulVariant(layout: MatmulLayout, m: number, n: number, k: number, extra: Partial<MatmulVariant> = {}): MatmulVariant {
+  const vecA = (layout === 'tn' ? m : k) % 4 === 0;
+  const vecB = (layout === 'nt' ? k : n) % 4 === 0;
+  return { layout, vecA, vecB, ...extra };
+}
+
+export function matmulWorkgroups(v: MatmulVariant, m: number, n: number): { tilesN: number; tiles: number; workgroups: number } {
+  const [tm, tn] = matmulTile(v);
+  const tilesN = Math.ceil(n / tn), tiles = Math.ceil(m / tm) * tilesN;
+  return { tilesN, tiles, workgroups: Math.ceil(tiles / (v.wg ?? MATMUL_WG)) };
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const plus = (k: string, u: number) => (u ? `${k} + ${u}u` : k);
+
+export function matmulKernel(v: MatmulVariant): KernelInstance {
+  const [TM, TN] = matmulTile(v);
+  const WG = v.wg ?? MATMUL_WG;
+  if (TM % 4 || TN % 4) throw new Error('deepfried: matmul tiles must be multiples of 4');
+  const aRowMajor = v.layout !== 'tn', bKMajor = v.layout === 'nt';
+  const vecA = Boolean(v.vecA), vecB = Boolean(v.vecB);
+  const rows = range(TM), qs = range(TN / 4), gs = range(TM / 4), cols = range(TN);
+
+  // Per-invocation base offsets (clamped to the last row/column).
+  const setup = [
+    ...(aRowMajor
+      ? rows.map((i) => `let ar${i} = min(row0 + ${i}u, P.M - 1u) * ${vecA ? 'P.K / 4u' : 'P.K'};`)
+      : vecA ? gs.map((g) => `let rg${g} = min(row0 / 4u + ${g}u, P.M / 4u - 1u);`)
+        : rows.map((i) => `let r${i} = min(row0 + ${i}u, P.M - 1u);`)),
+    ...(bKMajor
+      ? cols.map((j) => `let bc${j} = min(col0 + ${j}u, P.N - 1u) * ${vecB ? 'P.K / 4u' : 'P.K'};`)
+      : vecB ? qs.map((q) => `let cq${q} = min(col0 / 4u + ${q}u, P.N / 4u - 1u);`)
+        : cols.map((j) => `let c${j} = min(col0 + ${j}u, P.N - 1u);`)),
+  ];
+
+  // One block of `us.length` consecutive k (k, k+1, ...): loads, then TM×TN multiply-adds.
+  const block = (us: number[]): string => {
+    const lines: string[] = [];
+    let A: (i: number, u: number) => string;
+    if (aRowMajor && vecA) {
+      rows.forEach((i) => lines.push(`let a${i} = a[ar${i} + k / 4u];`));
+      A = (i, u) => `a${i}[${u}]`;
+    } else if (aRowMajor) {
+      us.forEach((u) => rows.forEach((i) => lines.push(`let a${i}_${u} = a[ar${i} + ${plus('k', u)}];`)));
+      A = (i, u) => `a${i}_${u}`;
+    } else if (vecA) {
+      us.forEach((u) => gs.forEach((g) => lines.push(`let a${g}_${u} = a[(${plus('k', u)}) * (P.M / 4u) + rg${g}];`)));
+      A = (i, u) => `a${i >> 2}_${u}[${i & 3}]`;
+    } else {
+      us.forEach((u) => rows.forEach((i) => lines.push(`let a${i}_${u} = a[(${plus('k', u)}) * P.M + r${i}];`)));
+      A = (i, u) => `a${i}_${u}`;
+    }
+    let B: (q: number, u: number) => string;
+    if (bKMajor && vecB) {
+      cols.forEach((j) => lines.push(`let b${j} = b[bc${j} + k / 4u];`));
+      B = (q, u) => `vec4f(${range(4).map((e) => `b${4 * q + e}[${u}]`).join(', ')})`;
+    } else if (bKMajor) {
+      us.forEach((u) => cols.forEach((j) => lines.push(`let b${j}_${u} = b[bc${j} + ${plus('k', u)}];`)));
+      B = (q, u) => `vec4f(${range(4).map((e) => `b${4 * q + e}_${u}`).join(', ')})`;
+    } else if (vecB) {
+      us.forEach((u) => qs.forEach((q) => lines.push(`let b${q}_${u} = b[(${plus('k', u)}) * (P.N / 4u) + cq${q}];`)));
+      B = (q, u) => `b${q}_${u}`;
+    } else {
+      us.forEach((u) => cols.forEach((j) => lines.push(`let b${j}_${u} = b[(${plus('k', u)}) * P.N + c${j}];`)));
+      B = (q, u) => `vec4f(${range(4).map((e) => `b${4 * q + e}_${u}`).join(', ')})`;
+    }
+    us.forEach((u) => qs.forEach((q) => {
+      lines.push(`let bv${q}_${u} = ${B(q, u)};`);
+      rows.forEach((i) => lines.push(`acc${i}_${q} += ${A(i, u)} * bv${q}_${u};`));
+    }));
+    return lines.join('\n    ');
+  };
+  // With a vec4 operand along K, K is a multiple of 4 and the single-k tail never runs.
+  const kVec = (aRowMajor && vecA) || (bKMajor && vecB);
+
+  const stores = rows.flatMap((i) => qs.flatMap((q) => range(4).map((e) => {
+    const col = `col0 + ${4 * q + e}u`;
+    const val = `acc${i}_${q}[${e}]${v.bias ? ` + bias[${col}]` : ''}`;
+    return `if (row0 + ${i}u < P.M && ${col} < P.N) { c[(row0 + ${i}u) * P.N + ${col}] = ${v.relu ? `max(${val}, 0.0)` : val}; }`;
+  })));
+
+  const body = `
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let t = flatWorkgroup(w, nw) * ${WG}u + l;
+  if (t >= P.tiles) { return; }
+  let row0 = (t / P.tilesN) * ${TM}u;
+  let col0 = (t % P.tilesN) * ${TN}u;
+  ${setup.join('\n  ')}
+  ${rows.flatMap((i) => qs.map((q) => `var acc${i}_${q} = vec4f(0.0);`)).join('\n  ')}
+  var k = 0u;
+  for (; k + ${KU - 1}u < P.K; k += ${KU}u) {
+    ${block(range(KU))}
+  }
+  ${kVec ? '' : `for (; k < P.K; k++) {
+    ${block([0])}
+  }`}
+  ${stores.join('\n  ')}
+}`;
+  const name = `matmul_${v.layout}${vecA ? '_va' : ''}${vecB ? '_vb' : ''}_${TM}x${TN}_wg${WG}${v.bias ? '_bias' : ''}${v.relu ? '_relu' : ''}`;
+  const bindings: BindingDecl[] = [
+    vecA ? { name: 'a', access: 'read', type: VEC4 } : ro('a'),
+    vecB ? { name: 'b', access: 'read', type: VEC4 } : ro('b'),
+    ...(v.bias ? [ro('bias')] : []), rw('c'),
+  ];
+  return kernel(name, bindings, [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['tilesN', 'u32'], ['tiles', 'u32']], body);
+}

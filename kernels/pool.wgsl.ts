@@ -1,0 +1,51 @@
+// 2-D pooling forward over NCHW, one output element per invocation. Padded cells are skipped:
+// for max they never win (padding is -inf); for average they are left out of the count.
+// Max records the first maximum in row-major window order (strict >), as ih*W + iw in its plane.
+import { kernel, ro, rw, type KernelInstance, type Scalar } from './common.js';
+
+export const POOL_WG = 64;
+export const poolWorkgroups = (n: number): number => Math.ceil(n / POOL_WG);
+
+export const POOL_PARAMS: readonly (readonly [string, Scalar])[] = [
+  ['total', 'u32'], ['H', 'u32'], ['W', 'u32'], ['OH', 'u32'], ['OW', 'u32'],
+  ['KH', 'i32'], ['KW', 'i32'], ['SH', 'i32'], ['SW', 'i32'], ['PH', 'i32'], ['PW', 'i32'],
+];
+
+const prologue = `
+@compute @workgroup_size(${POOL_WG})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let o = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
+  if (o >= P.total) { return; }
+  let ow = o % P.OW;
+  let oh = (o / P.OW) % P.OH;
+  let plane = (o / (P.OW * P.OH)) * P.H * P.W;
+  let h0 = i32(oh) * P.SH - P.PH;
+  let w0 = i32(ow) * P.SW - P.PW;
+  let hLo = max(h0, 0); let hHi = min(h0 + P.KH, i32(P.H));
+  let wLo = max(w0, 0); let wHi = min(w0 + P.KW, i32(P.W));`;
+
+export const maxPoolKernel = (withArgmax: boolean): KernelInstance => kernel(
+  withArgmax ? 'max_pool_argmax' : 'max_pool',
+  [ro('x'), rw('y'), ...(withArgmax ? [rw('argmax', 'i32')] : [])], POOL_PARAMS, `${prologue}
+  var best = 0.0;
+  var arg = -1;
+  for (var ih = hLo; ih < hHi; ih++) {
+    for (var iw = wLo; iw < wHi; iw++) {
+      let idx = ih * i32(P.W) + iw;
+      let v = x[plane + u32(idx)];
+      if (arg < 0 || v > best) { best = v; arg = idx; }
+    }
+  }
+  y[o] = best;
+  ${withArgmax ? 'argmax[o] = arg;' : ''}
+}`);
+
+export const avgPoolKernel = (): KernelInstance => kernel('avg_pool', [ro('x'), rw('y')], POOL_PARAMS, `${prologue}
+  var s = 0.0;
+  for (var ih = hLo; ih < hHi; ih++) {
+    for (var iw = wLo; iw < wHi; iw++) {
+      s += x[plane + u32(ih * i32(P.W) + iw)];
+    }
+  }
+  y[o] = s / f32((hHi - hLo) * (wHi - wLo));
+}`);

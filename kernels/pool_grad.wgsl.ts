@@ -1,0 +1,51 @@
+// 2-D pooling backward as a gather: one input cell per invocation, summing over the output
+// windows that cover it, oh ∈ [ceil((ih + PH - KH + 1) / SH), floor((ih + PH) / SH)] ∩ [0, OH).
+// Max: a window's gradient goes to the cell its argmax names. Average: dy / (cells of the window
+// inside the input), the exact adjoint of the forward.
+import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { POOL_PARAMS, POOL_WG } from './pool.wgsl.js';
+
+const prologue = `
+fn firstWindow(i: i32, p: i32, k: i32, s: i32) -> i32 {
+  let t = i + p - k + 1;
+  return select(0, (t + s - 1) / s, t > 0);
+}
+
+@compute @workgroup_size(${POOL_WG})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
+  if (i >= P.total) { return; }
+  let iw = i32(i % P.W);
+  let ih = i32((i / P.W) % P.H);
+  let oplane = (i / (P.W * P.H)) * P.OH * P.OW;
+  let ohLo = firstWindow(ih, P.PH, P.KH, P.SH);
+  let ohHi = min((ih + P.PH) / P.SH, i32(P.OH) - 1);
+  let owLo = firstWindow(iw, P.PW, P.KW, P.SW);
+  let owHi = min((iw + P.PW) / P.SW, i32(P.OW) - 1);
+  var g = 0.0;`;
+
+export const maxPoolBackwardKernel = (): KernelInstance => kernel('max_pool_backward',
+  [ro('dy'), ro('argmax', 'i32'), rw('dx')], POOL_PARAMS, `${prologue}
+  let me = ih * i32(P.W) + iw;
+  for (var oh = ohLo; oh <= ohHi; oh++) {
+    for (var ow = owLo; ow <= owHi; ow++) {
+      let o = oplane + u32(oh * i32(P.OW) + ow);
+      if (argmax[o] == me) { g += dy[o]; }
+    }
+  }
+  dx[i] = g;
+}`);
+
+export const avgPoolBackwardKernel = (): KernelInstance => kernel('avg_pool_backward',
+  [ro('dy'), rw('dx')], POOL_PARAMS, `${prologue}
+  for (var oh = ohLo; oh <= ohHi; oh++) {
+    let h0 = oh * P.SH - P.PH;
+    let rows = min(h0 + P.KH, i32(P.H)) - max(h0, 0);
+    for (var ow = owLo; ow <= owHi; ow++) {
+      let w0 = ow * P.SW - P.PW;
+      let cols = min(w0 + P.KW, i32(P.W)) - max(w0, 0);
+      g += dy[oplane + u32(oh * i32(P.OW) + ow)] / f32(rows * cols);
+    }
+  }
+  dx[i] = g;
+}`);
