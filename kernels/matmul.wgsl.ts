@@ -34,11 +34,16 @@ export function matmulTile(v: MatmulVariant): [number, number] {
   return [v.tm ?? 8, v.tn ?? 8];
 }
 
-/** The variant with vec4 operands wherever the sizes allow it. */
+/** The variant for an M×N×K product: vec4 operands wherever the sizes allow; 8×8 tiles (4 along a
+ * dimension of at most 4); small workgroups when there are few tiles, so that SwiftShader (one
+ * workgroup per CPU thread, every invocation of a workgroup run even when it returns at once)
+ * still spreads the work over its threads. */
 export function matmulVariant(layout: MatmulLayout, m: number, n: number, k: number, extra: Partial<MatmulVariant> = {}): MatmulVariant {
   const vecA = (layout === 'tn' ? m : k) % 4 === 0;
   const vecB = (layout === 'nt' ? k : n) % 4 === 0;
-  return { layout, vecA, vecB, ...extra };
+  const tm = m <= 4 ? 4 : 8, tn = n <= 4 ? 4 : 8;
+  const wg = Math.ceil(m / tm) * Math.ceil(n / tn) < 4 * MATMUL_WG ? 16 : MATMUL_WG;
+  return { layout, vecA, vecB, tm, tn, wg, ...extra };
 }
 
 export function matmulWorkgroups(v: MatmulVariant, m: number, n: number): { tilesN: number; tiles: number; workgroups: number } {
