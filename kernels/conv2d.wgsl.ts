@@ -56,19 +56,26 @@ export function convTileKernel(s: ConvTileSpec): KernelInstance {
       }
     }
   }
-  const store: string[] = [];
-  for (const c of range(TC)) {
-    store.push(`  { let o = o0 + ${c}u; if (o < P.O) {`);
-    if (s.bias) store.push(`    let bv = BIAS[o];`);
-    store.push(`    let ob = (n * P.O + o) * P.OH;`);
-    for (const py of range(PH)) for (const px of range(PW)) {
-      let v = `a${py}_${px}_${c}`;
-      if (s.bias) v = `${v} + bv`;
-      if (s.relu) v = `max(${v}, 0.0)`;
-      store.push(`    if (gy0 + ${py}u < P.GH && gx0 + ${px}u < P.GW) { Y[(ob + (gy0 + ${py}u) * P.OSy + P.OOy) * P.OW + (gx0 + ${px}u) * P.OSx + P.OOx] = ${v}; }`);
+  const store = (guard: boolean): string => {
+    const st: string[] = [];
+    for (const c of range(TC)) {
+      st.push(guard ? `  { let o = o0 + ${c}u; if (o < P.O) {` : `  { let o = o0 + ${c}u; {`);
+      if (s.bias) st.push(`    let bv = BIAS[o];`);
+      st.push(`    let ob = (n * P.O + o) * P.OH;`);
+      for (const py of range(PH)) {
+        st.push(`    let rb${py} = (ob + (gy0 + ${py}u) * P.OSy + P.OOy) * P.OW + gx0 * P.OSx + P.OOx;`);
+        for (const px of range(PW)) {
+          let v = `a${py}_${px}_${c}`;
+          if (s.bias) v = `${v} + bv`;
+          if (s.relu) v = `max(${v}, 0.0)`;
+          const put = `Y[rb${py} + ${px}u * P.OSx] = ${v};`;
+          st.push(guard ? `    if (gy0 + ${py}u < P.GH && gx0 + ${px}u < P.GW) { ${put} }` : `    ${put}`);
+        }
+      }
+      st.push('  } }');
     }
-    store.push('  } }');
-  }
+    return st.join('\n');
+  };
   const code = `
 @compute @workgroup_size(${CONV_WG})
 fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -93,7 +100,11 @@ ${body.join('\n')}
     xb += plane;
     wi += i32(P.Bi);
   }
-${store.join('\n')}
+  if (o0 + ${TC}u <= P.O && gy0 + ${PH}u <= P.GH && gx0 + ${PW}u <= P.GW) {
+${store(false)}
+  } else {
+${store(true)}
+  }
 }`;
   const bindings = [ro('X'), ro('W'), ...(s.bias ? [ro('BIAS')] : []), rw('Y')];
   return kernel(s.name, bindings, CONV_TILE_PARAMS, code);
