@@ -1,0 +1,132 @@
+// A full training step of the reference MNIST net (conv 20@5×5 → maxpool 2 → conv 50@5×5 →
+// maxpool 2 → dense 800→500 → relu → dense 500→10, softmax cross-entropy, SGD), images/s at batch 64.
+// Ours is the scheduler's compiled step (src/nn compileTrainer); the tfjs side is built here from
+// tfjs-core alone (no tfjs-layers).
+import type * as TF from '@tensorflow/tfjs-core';
+import { randArray, type Ctx } from '../lib/context.js';
+import { errorText, isNotImplemented } from '../lib/measure.js';
+import { stat } from '../lib/stats.js';
+import type { Row, Stat } from '../lib/types.js';
+
+interface TrainerLike { step(x: Float32Array, labels: Int32Array): Promise<void>; destroy(): void }
+interface NnModules {
+  trainer: { compileTrainer?: (rt: unknown, model: unknown, opts: unknown) => Promise<TrainerLike> };
+  model: { mnistModel?: (name: string) => { init(rt: unknown, seed?: number): { dispose(): void } } };
+}
+
+/** src/nn, loaded by a template-literal import: esbuild bundles every matching file for Chrome, and
+ * the bench still builds and runs (reporting 'not implemented') while the scheduler is not there. */
+async function loadNn(): Promise<NnModules> {
+  const load = (name: string) => import(`../../src/nn/${name}.js`) as Promise<Record<string, unknown>>;
+  try {
+    return { trainer: await load('trainer'), model: await load('model') } as NnModules;
+  } catch (e) {
+    throw new Error(`train step: not implemented yet (src/nn/trainer with compileTrainer is not available: ${errorText(e)})`);
+  }
+}
+
+/**
+ * Our side: the reference MNIST net compiled by the scheduler (compileTrainer, one submit per step),
+ * plain SGD like the tfjs side. Returns one step on a fixed batch (resolving once it is queued) and
+ * a cleanup. Throws 'not implemented' while src/nn is missing.
+ */
+export async function ourTrainStep(ctx: Ctx, batch: number): Promise<{ step: () => Promise<unknown>; dispose: () => void }> {
+  const nn = await loadNn();
+  const { compileTrainer } = nn.trainer, { mnistModel } = nn.model;
+  if (typeof compileTrainer !== 'function' || typeof mnistModel !== 'function') {
+    throw new Error('train step: not implemented yet (src/nn has no compileTrainer / mnistModel)');
+  }
+  const model = mnistModel('reference').init(ctx.rt, 1);
+  let trainer: TrainerLike;
+  try {
+    trainer = await compileTrainer(ctx.rt, model, { batch, optimizer: { kind: 'sgd', lr: 0.01, momentum: 0 }, maxInFlight: 1 });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const x = randArray(batch * 28 * 28).map((a) => (a + 1) / 2);
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
+  return { step: () => trainer.step(x, labels), dispose: () => { trainer.destroy(); model.dispose(); } };
+}
+
+export async function trainGroup(ctx: Ctx): Promise<Row[]> {
+  const batch = ctx.quick ? 2 : 64;
+  const shape = `MNIST reference net, batch ${batch}, SGD`;
+  const row: Row = { group: 'train-step', op: 'step', shape, status: 'ok' };
+  try {
+    const { step, dispose } = await ourTrainStep(ctx, batch);
+    try {
+      const times: number[] = [];
+      await step(); await ctx.rt.sync();
+      for (let r = 0; r < (ctx.quick ? 2 : 5); r++) {
+        const t = performance.now();
+        await step(); await ctx.rt.sync();
+        times.push(performance.now() - t);
+      }
+      row.wallMs = stat(times);
+      row.extra = { imagesPerSecond: batch / (row.wallMs.median / 1000) };
+    } finally {
+      dispose();
+    }
+  } catch (e) {
+    row.status = isNotImplemented(e) ? 'not implemented' : 'error';
+    row.error = errorText(e);
+  }
+  ctx.log(`  ours: ${row.status === 'ok' ? `${row.wallMs!.median.toFixed(1)} ms/step` : row.status}`);
+
+  if (!ctx.peer) {
+    row.peer = { name: 'tfjs-webgpu', status: 'error', error: ctx.peerError ?? 'tfjs peer not loaded' };
+    return [row];
+  }
+  try {
+    const wall = await tfjsTrainStep(ctx.peer.tf, batch, ctx.quick ? 1 : 3, ctx.peer.sync);
+    row.peer = { name: 'tfjs-webgpu', status: 'ok', wallMs: wall };
+    row.extra = { ...row.extra, peerImagesPerSecond: batch / (wall.median / 1000) };
+    if (row.status === 'ok' && row.wallMs) row.ratio = wall.median / row.wallMs.median;
+    ctx.log(`    tfjs: ${wall.median.toFixed(1)} ms/step = ${(batch / (wall.median / 1000)).toFixed(2)} images/s`);
+  } catch (e) {
+    row.peer = { name: 'tfjs-webgpu', status: 'error', error: errorText(e) };
+    ctx.log(`    tfjs: error ${errorText(e)}`);
+  }
+  return [row];
+}
+
+/** One SGD step of the reference net in tfjs-core (NHWC), timed over `reps` steps after a warm-up. */
+export async function tfjsTrainStep(tf: typeof TF, batch: number, reps: number, sync: () => Promise<void>): Promise<Stat> {
+  const init = (shape: number[], scale: number) => tf.variable(tf.tensor(randArray(shape.reduce((a, b) => a * b, 1)).map((v) => v * scale), shape));
+  const v = {
+    w1: init([5, 5, 1, 20], 0.2), b1: tf.variable(tf.zeros([20])),
+    w2: init([5, 5, 20, 50], 0.05), b2: tf.variable(tf.zeros([50])),
+    w3: init([800, 500], 0.05), b3: tf.variable(tf.zeros([500])),
+    w4: init([500, 10], 0.1), b4: tf.variable(tf.zeros([10])),
+  };
+  const x = tf.tensor4d(randArray(batch * 28 * 28).map((a) => (a + 1) / 2), [batch, 28, 28, 1]);
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32'), 10);
+  const opt = tf.train.sgd(0.01);
+  const loss = (): TF.Scalar => {
+    const h1 = tf.maxPool(tf.add(tf.conv2d(x, v.w1 as TF.Tensor4D, 1, 'valid'), v.b1) as TF.Tensor4D, 2, 2, 'valid');
+    const h2 = tf.maxPool(tf.add(tf.conv2d(h1, v.w2 as TF.Tensor4D, 1, 'valid'), v.b2) as TF.Tensor4D, 2, 2, 'valid');
+    const f = tf.reshape(h2, [batch, 800]) as TF.Tensor2D;
+    const h3 = tf.relu(tf.add(tf.matMul(f, v.w3), v.b3)) as TF.Tensor2D;
+    const logits = tf.add(tf.matMul(h3, v.w4), v.b4);
+    return tf.losses.softmaxCrossEntropy(labels, logits) as TF.Scalar;
+  };
+  const step = async () => {
+    const l = opt.minimize(loss, true);
+    await sync();
+    l?.dispose();
+  };
+  try {
+    await step();
+    const times: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const t = performance.now();
+      await step();
+      times.push(performance.now() - t);
+    }
+    return stat(times);
+  } finally {
+    tf.dispose([x, labels, ...Object.values(v)]);
+    opt.dispose();
+  }
+}

@@ -1,0 +1,68 @@
+// The project's performance targets, each met / not met / not measured, from the results alone.
+import type { BenchResults, Row, Target } from './types.js';
+
+const rowsOf = (r: Omit<BenchResults, 'targets'>, group: string): Row[] => r.groups.find((g) => g.name === group)?.rows ?? [];
+const f2 = (x: number): string => x.toFixed(2);
+
+export function evaluateTargets(r: Omit<BenchResults, 'targets'>): Target[] {
+  const out: Target[] = [];
+  const swiftshader = /swiftshader/i.test(`${r.adapter.architecture} ${r.adapter.description}`);
+
+  // 1. Fused Fastfood at ≥ 0.5 of the roofline bound, d 1024…8192, batch ≥ 256.
+  {
+    const name = 'fused Fastfood ≥ 0.5 of roofline on SwiftShader (d 1024…8192, batch ≥ 256)';
+    const rows = rowsOf(r, 'fastfood').filter((x) => x.op === 'fwd' && x.status === 'ok' && x.fracRoofline !== undefined)
+      .filter((x) => { const [n, d] = x.shape.split('×').map(Number) as [number, number]; return d >= 1024 && d <= 8192 && n >= 256; });
+    if (!rows.length) out.push({ name, status: 'not measured', detail: 'no fastfood forward rows in range (group not run, not implemented, or --quick)' });
+    else {
+      const worst = rows.reduce((a, b) => (b.fracRoofline! < a.fracRoofline! ? b : a));
+      out.push({
+        name, status: worst.fracRoofline! >= 0.5 ? 'met' : 'not met', value: `min ${f2(worst.fracRoofline!)} (at ${worst.shape})`,
+        detail: `${rows.length} shapes: ${rows.map((x) => `${x.shape} ${f2(x.fracRoofline!)}`).join(', ')}${swiftshader ? '' : ' (adapter is not SwiftShader)'}`,
+      });
+    }
+  }
+  // 2. Fastfood ≥ 50× faster than dense at d = 4096, batch 128.
+  {
+    const name = 'Fastfood ≥ 50× faster than dense (d = 4096, batch 128)';
+    const rows = rowsOf(r, 'fastfood-vs-dense');
+    const shape = '128×4096→4096';
+    const ff = rows.find((x) => x.op === 'fastfood' && x.shape === shape), dn = rows.find((x) => x.op === 'dense' && x.shape === shape);
+    if (!ff || !dn || ff.status !== 'ok' || dn.status !== 'ok') {
+      out.push({ name, status: 'not measured', detail: `fastfood: ${ff?.status ?? 'not run'}, dense: ${dn?.status ?? 'not run'}` });
+    } else {
+      const s = dn.wallMs!.median / ff.wallMs!.median;
+      out.push({ name, status: s >= 50 ? 'met' : 'not met', value: `${f2(s)}×`, detail: `dense ${f2(dn.wallMs!.median)} ms vs fastfood ${f2(ff.wallMs!.median)} ms (wall clock)` });
+    }
+  }
+  // 3. conv fwd/dx/dw ≥ 10× tfjs.
+  {
+    const name = 'conv fwd/dx/dw ≥ 10× tfjs-webgpu';
+    const rows = rowsOf(r, 'conv').filter((x) => !x.op.includes('tfjs only'));
+    const measured = rows.filter((x) => x.ratio !== undefined);
+    if (!measured.length || measured.length < rows.length) {
+      out.push({ name, status: 'not measured', detail: `${measured.length} of ${rows.length} conv rows have a ratio (ours: ${[...new Set(rows.map((x) => x.status))].join(', ') || 'not run'})` });
+    } else {
+      const worst = measured.reduce((a, b) => (b.ratio! < a.ratio! ? b : a));
+      out.push({
+        name, status: worst.ratio! >= 10 ? 'met' : 'not met', value: `min ${f2(worst.ratio!)}× (${worst.op}, ${worst.shape})`,
+        detail: `${measured.map((x) => `${x.op} ${x.shape.split(':')[0]} ${f2(x.ratio!)}×`).join(', ')}; dx and dw are one call in our API, compared with tfjs dx + dw + db`,
+      });
+    }
+  }
+  // 4. Training step ≥ 20× tfjs.
+  {
+    const name = 'training step ≥ 20× tfjs-webgpu (MNIST net, batch 64)';
+    const row = rowsOf(r, 'train-step')[0];
+    if (!row || row.ratio === undefined) {
+      out.push({ name, status: 'not measured', detail: `ours: ${row?.status ?? 'not run'}; tfjs: ${row?.peer?.status === 'ok' ? `${f2(row.peer.wallMs!.median)} ms/step` : row?.peer?.status ?? 'not run'}` });
+    } else {
+      out.push({ name, status: row.ratio >= 20 ? 'met' : 'not met', value: `${f2(row.ratio)}×`, detail: row.shape });
+    }
+  }
+  // A quick run measures reduced shapes: nothing it finds can meet or miss a target.
+  if (r.meta.quick) {
+    return out.map((t) => ({ name: t.name, status: 'not measured', detail: `quick run (reduced shapes and repetitions)${t.value ? `; indicative: ${t.value}` : ''}` }));
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+// The benchmark entry: `npm run bench -- [--filter NAME] [--quick] [--json FILE] [--report FILE]
+// [--runtime node|chrome]`. Prints a table, writes JSON, regenerates bench/REPORT.md (full runs; for
+// --quick or --filter runs only when --report is given) and the Fastfood-vs-dense SVG next to it.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { markdown, svg, table } from './lib/report.js';
+import { GROUPS, runSuite, selectGroups } from './lib/suite.js';
+import type { BenchResults, SuiteOptions } from './lib/types.js';
+
+const HELP = `usage: npm run bench -- [options]
+  --filter NAME        run only the groups whose name contains NAME (${GROUPS.map((g) => g.name).join(', ')})
+  --quick              a small version (smoke tests): few shapes, few repetitions
+  --json FILE          write the results as JSON
+  --report FILE        write the markdown report (default bench/REPORT.md for a full, unfiltered run)
+  --runtime node|chrome  Node (Dawn) or a headless Chromium page (default node)
+  --help`;
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      filter: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'string' },
+      report: { type: 'string' }, runtime: { type: 'string', default: 'node' }, help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) { console.log(HELP); return; }
+  const runtime = values.runtime;
+  if (runtime !== 'node' && runtime !== 'chrome') throw new Error(`--runtime must be node or chrome, got ${runtime}`);
+  if (values.filter !== undefined && !selectGroups(values.filter).length) {
+    throw new Error(`no benchmark group matches "${values.filter}" (groups: ${GROUPS.map((g) => g.name).join(', ')})`);
+  }
+  const opts: SuiteOptions = { quick: values.quick, filter: values.filter, runtime };
+  const log = (l: string) => console.log(l);
+  const results = runtime === 'chrome' ? await runInChrome(opts, log) : await runSuite(opts, log);
+
+  console.log(`\n${table(results)}`);
+  if (values.json) {
+    await mkdir(dirname(resolve(values.json)), { recursive: true });
+    await writeFile(values.json, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nwrote ${values.json}`);
+  }
+  const report = values.report ?? (!values.quick && !values.filter ? join(here, 'REPORT.md') : undefined);
+  if (report) {
+    await mkdir(dirname(resolve(report)), { recursive: true });
+    const plot = svg(results);
+    const svgName = plot ? basename(report).replace(/\.md$/i, '') + '-fastfood-vs-dense.svg' : undefined;
+    if (plot && svgName) await writeFile(join(dirname(report), svgName), plot);
+    await writeFile(report, markdown(results, svgName));
+    console.log(`wrote ${report}${svgName ? ` and ${join(dirname(report), svgName)}` : ''}`);
+  }
+}
+
+async function runInChrome(opts: SuiteOptions, log: (l: string) => void): Promise<BenchResults> {
+  const { openInChrome } = await import('../test/support/chrome.js');
+  const s = await openInChrome(join(here, 'browser-entry.ts'), '__deepfriedBench');
+  try {
+    s.page.on('console', (m) => { if (m.type() === 'log') log(m.text()); });
+    const json = await s.page.evaluate((o) => (globalThis as unknown as { __deepfriedBench: { run(o: unknown): Promise<string> } }).__deepfriedBench.run(o), opts);
+    return JSON.parse(json) as BenchResults;
+  } finally {
+    await s.close();
+  }
+}
+
+main().then(
+  // Dawn keeps the event loop alive in some versions; leave explicitly once everything is written.
+  () => process.exit(0),
+  (e) => { console.error(e instanceof Error ? e.stack ?? e.message : e); process.exit(1); },
+);
