@@ -8,6 +8,9 @@
 // access, so loads, not FMAs, bound the speed). Everything is unrolled from TS into constant-index
 // registers; rows/columns past the edge are clamped for loads (always in bounds, no branch) and
 // masked only at the store.
+// Quad variant: the 4 invocations of a quad hold 4 adjacent column tiles of the same rows (tilesN is
+// padded to a multiple of 4; this assumes quads are 4 consecutive local invocation indices, as on
+// every implementation we know), so each loads a quarter of A's values and quadBroadcast shares them.
 import { kernel, ro, rw, type BindingDecl, type KernelInstance, type Scalar } from './common.js';
 
 export type MatmulLayout = 'nt' | 'nn' | 'tn';
@@ -24,6 +27,8 @@ export interface MatmulVariant {
   tn?: number;
   /** Invocations per workgroup. */
   wg?: number;
+  /** Share A's loads across each quad of a subgroup (needs the subgroups feature and vecA). */
+  quad?: boolean;
 }
 
 export const MATMUL_WG = 64;
@@ -35,7 +40,7 @@ export function matmulTile(v: MatmulVariant): [number, number] {
 }
 
 /** The variant for an M×N×K product: vec4 operands wherever the sizes allow; 8×8 tiles (4 along a
- * dimension of at most 4); small workgroups when there are few tiles, so that SwiftShader (one
+ * dimension of at most 4); quads sharing A where `extra.quad` asks for it and it pays; small workgroups when there are few tiles, so that SwiftShader (one
  * workgroup per CPU thread, every invocation of a workgroup run even when it returns at once)
  * still spreads the work over its threads. */
 export function matmulVariant(layout: MatmulLayout, m: number, n: number, k: number, extra: Partial<MatmulVariant> = {}): MatmulVariant {
@@ -43,12 +48,14 @@ export function matmulVariant(layout: MatmulLayout, m: number, n: number, k: num
   const vecB = (layout === 'nt' ? k : n) % 4 === 0;
   const tm = m <= 4 ? 4 : 8, tn = n <= 4 ? 4 : 8;
   const wg = Math.ceil(m / tm) * Math.ceil(n / tn) < 4 * MATMUL_WG ? 16 : MATMUL_WG;
-  return { layout, vecA, vecB, tm, tn, wg, ...extra };
+  // Quads pad tilesN to a multiple of 4 and pay off only when the K loop dominates (measured).
+  const quad = Boolean(extra.quad && vecA && Math.ceil(n / tn) >= 16 && k >= 32);
+  return { layout, vecA, vecB, tm, tn, wg, ...extra, quad };
 }
 
 export function matmulWorkgroups(v: MatmulVariant, m: number, n: number): { tilesN: number; tiles: number; workgroups: number } {
   const [tm, tn] = matmulTile(v);
-  const tilesN = Math.ceil(n / tn), tiles = Math.ceil(m / tm) * tilesN;
+  const tilesN = v.quad ? Math.ceil(n / tn / 4) * 4 : Math.ceil(n / tn), tiles = Math.ceil(m / tm) * tilesN;
   return { tilesN, tiles, workgroups: Math.ceil(tiles / (v.wg ?? MATMUL_WG)) };
 }
 
@@ -60,12 +67,15 @@ export function matmulKernel(v: MatmulVariant): KernelInstance {
   const WG = v.wg ?? MATMUL_WG;
   if (TM % 4 || TN % 4) throw new Error('deepfried: matmul tiles must be multiples of 4');
   const aRowMajor = v.layout !== 'tn', bKMajor = v.layout === 'nt';
-  const vecA = Boolean(v.vecA), vecB = Boolean(v.vecB);
+  const vecA = Boolean(v.vecA), vecB = Boolean(v.vecB), quad = Boolean(v.quad);
+  if (quad && (!vecA || (WG & 3))) throw new Error('deepfried: the quad matmul needs vecA and a workgroup size multiple of 4');
   const rows = range(TM), qs = range(TN / 4), gs = range(TM / 4), cols = range(TN);
 
   // Per-invocation base offsets (clamped to the last row/column).
   const setup = [
-    ...(aRowMajor
+    ...(aRowMajor && quad
+      ? gs.map((g) => `let arq${g} = min(row0 + ${4 * g}u + qi, P.M - 1u) * (P.K / 4u);`)
+      : aRowMajor
       ? rows.map((i) => `let ar${i} = min(row0 + ${i}u, P.M - 1u) * ${vecA ? 'P.K / 4u' : 'P.K'};`)
       : vecA ? gs.map((g) => `let rg${g} = min(row0 / 4u + ${g}u, P.M / 4u - 1u);`)
         : rows.map((i) => `let r${i} = min(row0 + ${i}u, P.M - 1u);`)),
@@ -79,7 +89,15 @@ export function matmulKernel(v: MatmulVariant): KernelInstance {
   const block = (us: number[]): string => {
     const lines: string[] = [];
     let A: (i: number, u: number) => string;
-    if (aRowMajor && vecA) {
+    if (aRowMajor && quad) {
+      gs.forEach((g) => lines.push(`let al${g} = a[arq${g} + k / 4u];`));
+      rows.forEach((i) => lines.push(`let a${i} = quadBroadcast(al${i >> 2}, ${i & 3}u);`));
+      A = (i, u) => `a${i}[${u}]`;
+    } else if (quad && us.length === KU) {
+      gs.forEach((g) => lines.push(`let al${g} = a[(k + qi) * (P.M / 4u) + rg${g}];`));
+      us.forEach((u) => gs.forEach((g) => lines.push(`let a${g}_${u} = quadBroadcast(al${g}, ${u}u);`)));
+      A = (i, u) => `a${i >> 2}_${u}[${i & 3}]`;
+    } else if (aRowMajor && vecA) {
       rows.forEach((i) => lines.push(`let a${i} = a[ar${i} + k / 4u];`));
       A = (i, u) => `a${i}[${u}]`;
     } else if (aRowMajor) {
@@ -121,11 +139,13 @@ export function matmulKernel(v: MatmulVariant): KernelInstance {
     return `if (row0 + ${i}u < P.M && ${col} < P.N) { c[(row0 + ${i}u) * P.N + ${col}] = ${v.relu ? `max(${val}, 0.0)` : val}; }`;
   })));
 
+  // The quad variant keeps every invocation running (quadBroadcast needs uniform control flow):
+  // past the last tile, rows are clamped for loads and masked at the store like any edge.
   const body = `
 @compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u) {
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u${quad ? ', @builtin(subgroup_invocation_id) sid: u32' : ''}) {
   let t = flatWorkgroup(w, nw) * ${WG}u + l;
-  if (t >= P.tiles) { return; }
+  ${quad ? 'let qi = sid & 3u;' : 'if (t >= P.tiles) { return; }'}
   let row0 = (t / P.tilesN) * ${TM}u;
   let col0 = (t % P.tilesN) * ${TN}u;
   ${setup.join('\n  ')}
@@ -139,11 +159,12 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u
   }`}
   ${stores.join('\n  ')}
 }`;
-  const name = `matmul_${v.layout}${vecA ? '_va' : ''}${vecB ? '_vb' : ''}_${TM}x${TN}_wg${WG}${v.bias ? '_bias' : ''}${v.relu ? '_relu' : ''}`;
+  const name = `matmul_${v.layout}${vecA ? '_va' : ''}${vecB ? '_vb' : ''}_${TM}x${TN}_wg${WG}${quad ? '_quad' : ''}${v.bias ? '_bias' : ''}${v.relu ? '_relu' : ''}`;
   const bindings: BindingDecl[] = [
     vecA ? { name: 'a', access: 'read', type: VEC4 } : ro('a'),
     vecB ? { name: 'b', access: 'read', type: VEC4 } : ro('b'),
     ...(v.bias ? [ro('bias')] : []), rw('c'),
   ];
-  return kernel(name, bindings, [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['tilesN', 'u32'], ['tiles', 'u32']], body);
+  const k = kernel(name, bindings, [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['tilesN', 'u32'], ['tiles', 'u32']], body);
+  return quad ? { ...k, code: `enable subgroups;\n${k.code}` } : k;
 }

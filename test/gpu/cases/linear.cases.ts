@@ -7,9 +7,10 @@ import { expectClose, expectThrows, randn, type GpuCase, type Tolerance } from '
 // f32 dot products of length k: error grows with k.
 const tol = (k: number): Tolerance => ({ atol: 2e-6 * k, rtol: 1e-4 });
 
-// [n, in, out]: 1×1; odd sizes (scalar loads); sizes that switch each operand's vec4 path on or off.
+// [n, in, out]: 1×1; odd sizes (scalar loads); sizes that switch each operand's vec4 path on or off;
+// the last two and 3×800→500 take the quad (subgroup) paths where the adapter has subgroups.
 const sizes: [number, number, number][] = [
-  [1, 1, 1], [7, 13, 5], [3, 800, 500], [64, 500, 10], [5, 12, 7], [4, 9, 8], [9, 4, 16], [2, 33, 65],
+  [1, 1, 1], [7, 13, 5], [3, 800, 500], [64, 500, 10], [5, 12, 7], [4, 9, 8], [9, 4, 16], [2, 33, 65], [36, 130, 12], [40, 256, 8],
 ];
 
 async function check(rt: Runtime, n: number, fin: number, fout: number, withBias: boolean): Promise<void> {
