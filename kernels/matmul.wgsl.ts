@@ -27,6 +27,8 @@ export interface MatmulVariant {
   tn?: number;
   /** Invocations per workgroup. */
   wg?: number;
+  /** Bind C (and the bias) as vec4; N must be a multiple of 4. */
+  vecC?: boolean;
   /** Share A's loads across each quad of a subgroup (needs the subgroups feature and vecA). */
   quad?: boolean;
 }
@@ -50,7 +52,7 @@ export function matmulVariant(layout: MatmulLayout, m: number, n: number, k: num
   const wg = Math.ceil(m / tm) * Math.ceil(n / tn) < 4 * MATMUL_WG ? 16 : MATMUL_WG;
   // Quads pad tilesN to a multiple of 4 and pay off only when the K loop dominates (measured).
   const quad = Boolean(extra.quad && vecA && Math.ceil(n / tn) >= 16 && k >= 32);
-  return { layout, vecA, vecB, tm, tn, wg, ...extra, quad };
+  return { layout, vecA, vecB, vecC: n % 4 === 0, tm, tn, wg, ...extra, quad };
 }
 
 export function matmulWorkgroups(v: MatmulVariant, m: number, n: number): { tilesN: number; tiles: number; workgroups: number } {
@@ -67,7 +69,7 @@ export function matmulKernel(v: MatmulVariant): KernelInstance {
   const WG = v.wg ?? MATMUL_WG;
   if (TM % 4 || TN % 4) throw new Error('deepfried: matmul tiles must be multiples of 4');
   const aRowMajor = v.layout !== 'tn', bKMajor = v.layout === 'nt';
-  const vecA = Boolean(v.vecA), vecB = Boolean(v.vecB), quad = Boolean(v.quad);
+  const vecA = Boolean(v.vecA), vecB = Boolean(v.vecB), vecC = Boolean(v.vecC), quad = Boolean(v.quad);
   if (quad && (!vecA || (WG & 3))) throw new Error('deepfried: the quad matmul needs vecA and a workgroup size multiple of 4');
   const rows = range(TM), qs = range(TN / 4), gs = range(TM / 4), cols = range(TN);
 
@@ -133,7 +135,10 @@ export function matmulKernel(v: MatmulVariant): KernelInstance {
   // With a vec4 operand along K, K is a multiple of 4 and the single-k tail never runs.
   const kVec = (aRowMajor && vecA) || (bKMajor && vecB);
 
-  const stores = rows.flatMap((i) => qs.flatMap((q) => range(4).map((e) => {
+  const stores = vecC ? rows.flatMap((i) => qs.map((q) => {
+    const val = `acc${i}_${q}${v.bias ? ` + bias[col0 / 4u + ${q}u]` : ''}`;
+    return `if (row0 + ${i}u < P.M && col0 + ${4 * q}u < P.N) { c[(row0 + ${i}u) * (P.N / 4u) + col0 / 4u + ${q}u] = ${v.relu ? `max(${val}, vec4f(0.0))` : val}; }`;
+  })) : rows.flatMap((i) => qs.flatMap((q) => range(4).map((e) => {
     const col = `col0 + ${4 * q + e}u`;
     const val = `acc${i}_${q}[${e}]${v.bias ? ` + bias[${col}]` : ''}`;
     return `if (row0 + ${i}u < P.M && ${col} < P.N) { c[(row0 + ${i}u) * P.N + ${col}] = ${v.relu ? `max(${val}, 0.0)` : val}; }`;
@@ -159,11 +164,12 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u
   }`}
   ${stores.join('\n  ')}
 }`;
-  const name = `matmul_${v.layout}${vecA ? '_va' : ''}${vecB ? '_vb' : ''}_${TM}x${TN}_wg${WG}${quad ? '_quad' : ''}${v.bias ? '_bias' : ''}${v.relu ? '_relu' : ''}`;
+  const name = `matmul_${v.layout}${vecA ? '_va' : ''}${vecB ? '_vb' : ''}${vecC ? '_vc' : ''}_${TM}x${TN}_wg${WG}${quad ? '_quad' : ''}${v.bias ? '_bias' : ''}${v.relu ? '_relu' : ''}`;
   const bindings: BindingDecl[] = [
     vecA ? { name: 'a', access: 'read', type: VEC4 } : ro('a'),
     vecB ? { name: 'b', access: 'read', type: VEC4 } : ro('b'),
-    ...(v.bias ? [ro('bias')] : []), rw('c'),
+    ...(v.bias ? [vecC ? { name: 'bias', access: 'read' as const, type: VEC4 } : ro('bias')] : []),
+    vecC ? { name: 'c', access: 'read_write', type: VEC4 } : rw('c'),
   ];
   const k = kernel(name, bindings, [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['tilesN', 'u32'], ['tiles', 'u32']], body);
   return quad ? { ...k, code: `enable subgroups;\n${k.code}` } : k;

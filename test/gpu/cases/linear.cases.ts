@@ -35,7 +35,7 @@ export const linearCases: GpuCase[] = [
   {
     name: 'linear: fused ReLU and the encode path without dx',
     async run(rt) {
-      const [n, fin, fout] = [6, 20, 11];
+      const [n, fin, fout] = [6, 20, 12];
       const xs = randn(n * fin, 1), ws = randn(fout * fin, 2), bs = randn(fout, 3), dys = randn(n * fout, 4);
       const x = rt.tensor(xs, [n, fin]), w = rt.tensor(ws, [fout, fin]), b = rt.tensor(bs, [fout]), dy = rt.tensor(dys, [n, fout]);
       const y = rt.empty([n, fout]), dw = rt.empty([fout, fin]), db = rt.empty([fout]);
