@@ -50,9 +50,9 @@ export async function serveBundle(entry: string, routes: Record<string, string> 
     }
   });
   await new Promise<void>((r, j) => { server.once('error', j); server.listen(port, '127.0.0.1', r); });
-  const { port } = server.address() as AddressInfo;
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://127.0.0.1:${bound}/`,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
