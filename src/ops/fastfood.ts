@@ -1,4 +1,211 @@
-import type { GpuRuntime, Tensor } from '../gpu/runtime.js';
-import type { FastfoodParams } from './types.js';
-export async function fastfood(rt: GpuRuntime, x: Tensor, p: FastfoodParams): Promise<any> { throw new Error('deepfried: fastfood is not implemented yet'); }
-export async function fastfoodBackward(rt: GpuRuntime, x: Tensor, p: FastfoodParams, dy: Tensor): Promise<any> { throw new Error('deepfried: fastfoodBackward is not implemented yet'); }
+import { fastfoodBackwardKernel, fastfoodForwardKernel, fastfoodReduceKernel } from '../../kernels/fastfood.wgsl.js';
+import {
+  ffBwdDxKernel, ffBwdMidKernel, ffBwdPreKernel, ffColumnDotKernel, ffMidKernel, ffPostKernel, ffPreKernel,
+} from '../../kernels/fastfood_multipass.wgsl.js';
+import { rowGeometry } from '../../kernels/fwht.wgsl.js';
+import { Tensor, type Dispatch, type EncodeContext, type GpuRuntime } from '../gpu/runtime.js';
+import { encodeFwhtRows, maxLocalFwht, rowsPerWorkgroup } from './fwht.js';
+import type { FastfoodGrads, FastfoodParams } from './types.js';
+import { dtype, fail, rank } from './validate.js';
+
+export interface FastfoodShape { n: number; inFeatures: number; d: number; blocks: number; outFeatures: number }
+export interface FastfoodSaved { a3: Tensor; a5: Tensor }
+/** FastfoodParams with perm on the GPU. */
+export type FastfoodDeviceParams = FastfoodParams & { perm: Tensor };
+export interface FastfoodBackwardOut { dx?: Tensor; dB: Tensor; dG: Tensor; dS: Tensor }
+
+const OP = 'fastfood';
+const pow2 = (d: number) => Number.isInteger(d) && d >= 2 && (d & (d - 1)) === 0;
+
+/** Validates x (a tensor or its shape [n, inFeatures]) against the parameters; throws naming the problem. */
+export function fastfoodShape(
+  x: Tensor | readonly number[],
+  p: FastfoodParams | { blocks: number; d: number; inFeatures: number; outFeatures: number },
+): FastfoodShape {
+  let shape: readonly number[];
+  if (x instanceof Tensor) {
+    rank(OP, 'x', x, 2, '[N, inFeatures]');
+    dtype(OP, 'x', x, 'f32');
+    shape = x.shape;
+  } else {
+    shape = x;
+    if (shape.length !== 2) fail(OP, `x must have rank 2 ([N, inFeatures]), got shape [${shape}]`);
+  }
+  const [n, inFeatures] = shape as [number, number];
+  let blocks: number, d: number;
+  if ('B' in p) {
+    for (const name of ['B', 'G', 'S'] as const) {
+      const t = p[name];
+      if (!(t instanceof Tensor)) fail(OP, `${name} must be a tensor [blocks, d]`);
+      rank(OP, name, t, 2, '[blocks, d]');
+      dtype(OP, name, t, 'f32');
+    }
+    [blocks, d] = p.B.shape as [number, number];
+    for (const name of ['G', 'S'] as const) {
+      const s = p[name].shape;
+      if (s[0] !== blocks || s[1] !== d) fail(OP, `${name} has shape [${s}] but B has shape [${p.B.shape}]`);
+    }
+    if (!pow2(d)) fail(OP, `d (the last axis of B) must be a power of two ≥ 2, got ${d}`);
+    const perm = p.perm;
+    if (perm instanceof Tensor) {
+      rank(OP, 'perm', perm, 2, '[blocks, d]');
+      if (perm.dtype !== 'u32' && perm.dtype !== 'i32') fail(OP, `perm must be a u32 (or i32) tensor, got ${perm.dtype}`);
+      if (perm.shape[0] !== blocks || perm.shape[1] !== d) fail(OP, `perm has shape [${perm.shape}] but B has shape [${p.B.shape}]`);
+    } else if (perm instanceof Uint32Array) {
+      if (perm.length !== blocks * d) fail(OP, `perm has ${perm.length} entries but needs blocks·d = ${blocks * d}`);
+      checkPermutation(perm, blocks, d);
+    } else {
+      fail(OP, 'perm must be a Uint32Array or a u32 tensor [blocks, d]');
+    }
+  } else {
+    ({ blocks, d } = p);
+    if (!pow2(d)) fail(OP, `d must be a power of two ≥ 2, got ${d}`);
+    if (!Number.isInteger(blocks) || blocks < 1) fail(OP, `blocks must be a positive integer, got ${blocks}`);
+    if (p.inFeatures !== inFeatures) fail(OP, `x has ${inFeatures} features but inFeatures is ${p.inFeatures}`);
+  }
+  if (inFeatures > d) fail(OP, `inFeatures (${inFeatures}) must be ≤ d (${d})`);
+  const out = p.outFeatures;
+  if (!Number.isInteger(out) || out < 1) fail(OP, `outFeatures must be a positive integer, got ${out}`);
+  if (out > blocks * d) fail(OP, `outFeatures (${out}) must be ≤ blocks·d (${blocks}·${d} = ${blocks * d})`);
+  return { n, inFeatures, d, blocks, outFeatures: out };
+}
+
+function checkPermutation(perm: Uint32Array, blocks: number, d: number): void {
+  const seen = new Uint32Array(d);
+  for (let k = 0; k < blocks; k++) {
+    for (let i = 0; i < d; i++) {
+      const v = perm[k * d + i]!;
+      if (v >= d) fail(OP, `perm is not a permutation: block ${k} has entry ${v} ≥ d = ${d} at ${i}`);
+      if (seen[v] === k + 1) fail(OP, `perm is not a permutation: block ${k} repeats ${v}`);
+      seen[v] = k + 1;
+    }
+  }
+}
+
+function expectShape(name: string, t: Tensor, shape: readonly number[]): void {
+  if (t.disposed) fail(OP, `${name} was used after dispose()`);
+  if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+    fail(OP, `${name} must have shape [${shape}], got [${t.shape}]`);
+  }
+}
+
+/** One workgroup holds whole rows while d fits workgroup memory. The training kernels stop
+ * earlier: each costs SwiftShader seconds to compile per 4 KiB of workgroup memory (see the
+ * note in kernels/fastfood.wgsl.ts), and they run once per step next to far larger convolutions. */
+const fused = (ctx: EncodeContext, d: number, training: boolean) =>
+  !FASTFOOD_OPTIONS.forceMultipass && d <= maxLocalFwht(ctx) && (!training || d <= FASTFOOD_OPTIONS.maxFusedTraining);
+
+function launch(ctx: EncodeContext, n: number, d: number): { rpw: number; workgroups: number; slots: number } {
+  const L = rowGeometry(d).L, groups = Math.ceil(n / L), rpw = rowsPerWorkgroup(groups, FASTFOOD_OPTIONS.targetWorkgroups);
+  const workgroups = Math.ceil(groups / rpw);
+  return { rpw, workgroups, slots: workgroups * L };
+}
+
+/** Tuning of the fused kernels: how many workgroups they aim for, the longest row of the fused
+ * training kernels, and (for tests) forcing the multi-pass path. */
+export const FASTFOOD_OPTIONS = { targetWorkgroups: 1024, maxFusedTraining: 2048, forceMultipass: false };
+
+/** y = Fastfood(x); with `saved`, the training variant also writes a3 and a5 [N, blocks, d]. */
+export function encodeFastfood(ctx: EncodeContext, x: Tensor, p: FastfoodDeviceParams, y: Tensor, saved?: FastfoodSaved): Dispatch[] {
+  const s = fastfoodShape(x, p), { n, inFeatures, d, blocks, outFeatures } = s;
+  expectShape('y', y, [n, outFeatures]);
+  if (saved) for (const k of ['a3', 'a5'] as const) expectShape(k, saved[k], [n, blocks, d]);
+  const params = [n, 0, inFeatures, outFeatures, blocks];
+  if (fused(ctx, d, !!saved)) {
+    const { rpw, workgroups } = launch(ctx, n, d);
+    params[1] = rpw;
+    const storage = ctx.limits.maxComputeWorkgroupStorageSize;
+    return [{
+      kernel: fastfoodForwardKernel(d, !!saved, storage),
+      buffers: [x, p.B, p.G, p.S, p.perm, y, ...(saved ? [saved.a3, saved.a5] : [])], params, workgroups,
+    }];
+  }
+  const total = n * blocks * d, dims = [total, d, blocks, inFeatures, outFeatures];
+  const t = ctx.scratch([n, blocks, d], 'f32', 'fastfood a1'), u = ctx.scratch([n, blocks, d], 'f32', 'fastfood a2');
+  const a5 = saved?.a5 ?? ctx.scratch([n, blocks, d], 'f32', 'fastfood a5');
+  const wg = (c: number) => Math.ceil(c / 64);
+  return [
+    { kernel: ffPreKernel(), buffers: [x, p.B, t], params: dims, workgroups: wg(total) },
+    ...encodeFwhtRows(ctx, t, u, n * blocks, d, 1),
+    { kernel: ffMidKernel(!!saved), buffers: [u, p.G, p.perm, t, ...(saved ? [saved.a3] : [])], params: dims, workgroups: wg(total) },
+    ...encodeFwhtRows(ctx, t, a5, n * blocks, d, 1),
+    { kernel: ffPostKernel(), buffers: [a5, p.S, y], params: [n * outFeatures, d, blocks, inFeatures, outFeatures], workgroups: wg(n * outFeatures) },
+  ];
+}
+
+/** Gradients from the saved a3, a5 of the training forward; dB, dG, dS are summed over the batch. */
+export function encodeFastfoodBackward(
+  ctx: EncodeContext, x: Tensor, p: FastfoodDeviceParams, dy: Tensor, saved: FastfoodSaved, out: FastfoodBackwardOut,
+): Dispatch[] {
+  const { n, inFeatures, d, blocks, outFeatures } = fastfoodShape(x, p);
+  expectShape('dy', dy, [n, outFeatures]);
+  for (const k of ['a3', 'a5'] as const) expectShape(k, saved[k], [n, blocks, d]);
+  if (out.dx) expectShape('dx', out.dx, [n, inFeatures]);
+  for (const k of ['dB', 'dG', 'dS'] as const) expectShape(k, out[k], [blocks, d]);
+  const M = blocks * d;
+  if (fused(ctx, d, true)) {
+    const { rpw, workgroups, slots } = launch(ctx, n, d);
+    const part = ctx.scratch([3, slots, M], 'f32', 'fastfood partials');
+    const storage = ctx.limits.maxComputeWorkgroupStorageSize;
+    return [
+      {
+        kernel: fastfoodBackwardKernel(d, !!out.dx, storage),
+        buffers: [x, p.B, p.G, p.S, p.perm, dy, saved.a3, saved.a5, part, ...(out.dx ? [out.dx] : [])],
+        params: [n, rpw, inFeatures, outFeatures, blocks, workgroups], workgroups,
+      },
+      { kernel: fastfoodReduceKernel(), buffers: [part, out.dB, out.dG, out.dS], params: [M, slots], workgroups: Math.ceil(M / 64) },
+    ];
+  }
+  const total = n * M, dims = [total, d, blocks, inFeatures, outFeatures], wg = (c: number) => Math.ceil(c / 64);
+  const u = ctx.scratch([n, blocks, d], 'f32', 'fastfood g'), g4 = ctx.scratch([n, blocks, d], 'f32', 'fastfood g4');
+  const coldot = (a: Tensor, b: Tensor, o: Tensor, ap: number[], bp: number[]): Dispatch =>
+    ({ kernel: ffColumnDotKernel(), buffers: [a, b, o], params: [M, n, ...ap, ...bp], workgroups: wg(M) });
+  return [
+    { kernel: ffBwdPreKernel(), buffers: [dy, p.S, u], params: dims, workgroups: wg(total) },
+    ...encodeFwhtRows(ctx, u, g4, n * blocks, d, 1),
+    coldot(dy, saved.a5, out.dS, [outFeatures, outFeatures, M], [M, M, M]),
+    coldot(g4, saved.a3, out.dG, [M, M, M], [M, M, M]),
+    { kernel: ffBwdMidKernel(), buffers: [g4, p.G, p.perm, u], params: dims, workgroups: wg(total) },
+    ...encodeFwhtRows(ctx, u, g4, n * blocks, d, 1),
+    coldot(g4, x, out.dB, [M, M, M], [inFeatures, inFeatures, d]),
+    ...(out.dx ? [{ kernel: ffBwdDxKernel(), buffers: [g4, p.B, out.dx], params: [n * inFeatures, d, blocks, inFeatures, outFeatures], workgroups: wg(n * inFeatures) }] : []),
+  ];
+}
+
+/** perm on the GPU: the caller's tensor, or a per-call upload of a Uint32Array (disposed by `done`). */
+function devicePerm(rt: GpuRuntime, p: FastfoodParams): { dp: FastfoodDeviceParams; done: () => void } {
+  if (p.perm instanceof Tensor) return { dp: p as FastfoodDeviceParams, done: () => {} };
+  const t = rt.tensor(p.perm, p.B.shape);
+  return { dp: { ...p, perm: t }, done: () => t.dispose() };
+}
+
+export async function fastfood(rt: GpuRuntime, x: Tensor, p: FastfoodParams): Promise<Tensor> {
+  const { n, outFeatures } = fastfoodShape(x, p);
+  const { dp, done } = devicePerm(rt, p);
+  try {
+    return await rt.produce('fastfood', () => rt.empty([n, outFeatures], 'f32', 'fastfood y'), (y, ctx) => encodeFastfood(ctx, x, dp, y));
+  } finally {
+    done();
+  }
+}
+
+export async function fastfoodBackward(rt: GpuRuntime, x: Tensor, p: FastfoodParams, dy: Tensor): Promise<FastfoodGrads> {
+  const { n, inFeatures, d, blocks, outFeatures } = fastfoodShape(x, p);
+  expectShape('dy', dy, [n, outFeatures]);
+  dtype(OP, 'dy', dy, 'f32');
+  const { dp, done } = devicePerm(rt, p);
+  try {
+    return await rt.produce('fastfoodBackward', () => ({
+      dx: rt.empty([n, inFeatures], 'f32', 'fastfood dx'),
+      dB: rt.empty([blocks, d], 'f32', 'fastfood dB'),
+      dG: rt.empty([blocks, d], 'f32', 'fastfood dG'),
+      dS: rt.empty([blocks, d], 'f32', 'fastfood dS'),
+    }), (out, ctx) => {
+      const saved = { a3: ctx.scratch([n, blocks, d], 'f32', 'fastfood a3'), a5: ctx.scratch([n, blocks, d], 'f32', 'fastfood a5') };
+      const y = ctx.scratch([n, outFeatures], 'f32', 'fastfood y');
+      return [...encodeFastfood(ctx, x, dp, y, saved), ...encodeFastfoodBackward(ctx, x, dp, dy, saved, out)];
+    });
+  } finally {
+    done();
+  }
+}

@@ -1,6 +1,59 @@
-import type { GpuRuntime, Tensor } from '../gpu/runtime.js';
+import { fwhtGlobalKernel, fwhtRowsKernel, rowGeometry } from '../../kernels/fwht.wgsl.js';
+import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
 import type { FwhtOptions } from './types.js';
+import { dtype, fail } from './validate.js';
+
+/** Longest row one workgroup transforms on its own (the rest is done by global passes). */
+export function maxLocalFwht(ctx: Pick<EncodeContext, 'limits'>): number {
+  let d = 8192;
+  while (d > 2 && d * 4 > ctx.limits.maxComputeWorkgroupStorageSize) d /= 2;
+  while (d > 32 && rowGeometry(d).T > ctx.limits.maxComputeInvocationsPerWorkgroup) d /= 2;
+  return d;
+}
+
+/** Rows handed to each workgroup: enough workgroups to fill a GPU, and several rows per
+ * workgroup once there are more rows than that (per-row setup is then amortised). */
+export function rowsPerWorkgroup(groups: number, target = 1024): number {
+  return Math.max(1, Math.ceil(groups / target));
+}
+
+const GLOBAL_BITS = 7;
+
+/** dst = scale·H·src over rows of length d (src and dst distinct, both rows·d long). */
+export function encodeFwhtRows(ctx: EncodeContext, src: Tensor, dst: Tensor, rows: number, d: number, scale: number): Dispatch[] {
+  const local = Math.min(d, maxLocalFwht(ctx));
+  const out: Dispatch[] = [];
+  const lrows = rows * (d / local), g = rowGeometry(local);
+  const groups = Math.ceil(lrows / g.L), rpw = rowsPerWorkgroup(groups);
+  const passes: [number, number][] = [];
+  for (let lo = Math.log2(local), k = Math.log2(d); lo < k; lo += GLOBAL_BITS) passes.push([Math.min(GLOBAL_BITS, k - lo), lo]);
+  out.push({ kernel: fwhtRowsKernel(local), buffers: [src, dst], params: [lrows, rpw, passes.length ? 1 : scale], workgroups: Math.ceil(groups / rpw) });
+  passes.forEach(([r, lo], i) => {
+    const count = rows * d / 2 ** r;
+    out.push({ kernel: fwhtGlobalKernel(r, lo, d), buffers: [dst], params: [count, i === passes.length - 1 ? scale : 1], workgroups: Math.ceil(count / 64) });
+  });
+  return out;
+}
+
+export function fwhtLength(op: string, x: Tensor): number {
+  if (x.disposed) fail(op, 'x was used after dispose()');
+  dtype(op, 'x', x, 'f32');
+  const d = x.shape[x.shape.length - 1]!;
+  if (d < 2 || (d & (d - 1)) !== 0) fail(op, `the last axis of x must be a power of two ≥ 2, got ${d} (shape [${x.shape}])`);
+  return d;
+}
+
+/** y = scale·H·x along the last axis of x. */
+export function encodeFwht(ctx: EncodeContext, x: Tensor, y: Tensor, scale = 1): Dispatch[] {
+  const d = fwhtLength('fwht', x);
+  if (y.size !== x.size) fail('fwht', `y has ${y.size} elements but x has ${x.size}`);
+  if (!Number.isFinite(scale)) fail('fwht', `scale must be a finite number, got ${scale}`);
+  return encodeFwhtRows(ctx, x, y, x.size / d, d, scale);
+}
 
 export async function fwht(rt: GpuRuntime, x: Tensor, opts: FwhtOptions = {}): Promise<Tensor> {
-  throw new Error('deepfried: fwht is not implemented yet');
+  fwhtLength('fwht', x);
+  const scale = opts.scale ?? 1;
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) fail('fwht', `scale must be a finite number, got ${scale}`);
+  return rt.produce('fwht', () => rt.empty(x.shape, 'f32', 'fwht'), (y, ctx) => encodeFwht(ctx, x, y, scale));
 }

@@ -1,3 +1,186 @@
-import type { GpuCase } from '../harness.js';
+import type { Runtime } from '../../../src/api.js';
+import type { Tensor } from '../../../src/gpu/runtime.js';
+import { FASTFOOD_OPTIONS, fastfoodShape } from '../../../src/ops/fastfood.js';
+import type { FastfoodParams } from '../../../src/ops/types.js';
+import { fastfoodBackwardRef, fastfoodRef, type FastfoodRefParams } from '../../../src/reference/fastfood.js';
+import { expectClose, expectThrows, randn, rng, type GpuCase, type Tolerance } from '../harness.js';
 
-export const fastfoodCases: GpuCase[] = [];
+const U = 2 ** -24;
+const rms = (v: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! ** 2;
+  return Math.sqrt(s / v.length);
+};
+/** Two depth-log2(d) butterfly networks and three products (plus `sums` accumulated terms for
+ * batch sums): a few units of roundoff per level, relative to the typical magnitude. */
+const tolFor = (ref: ArrayLike<number>, d: number, sums = 0): Tolerance =>
+  ({ atol: 4 * U * (2 * Math.log2(d) + 3 + sums) * rms(ref), rtol: 0 });
+
+function randomPerm(blocks: number, d: number, seed: number): Uint32Array {
+  const r = rng(seed), p = new Uint32Array(blocks * d);
+  for (let k = 0; k < blocks; k++) {
+    const q = Array.from({ length: d }, (_, i) => i);
+    for (let i = d - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [q[i], q[j]] = [q[j]!, q[i]!]; }
+    p.set(q, k * d);
+  }
+  return p;
+}
+
+interface Problem { n: number; inF: number; d: number; blocks: number; out: number }
+interface Setup {
+  xs: Float32Array; dys: Float32Array; ref: FastfoodRefParams;
+  x: Tensor; dy: Tensor; p: FastfoodParams; dispose(): void;
+}
+
+function setup(rt: Runtime, { n, inF, d, blocks, out }: Problem, permTensor = false): Setup {
+  const seed = n * 7 + d * 13 + blocks;
+  const B = randn(blocks * d, seed), G = randn(blocks * d, seed + 1), S = randn(blocks * d, seed + 2);
+  const perm = randomPerm(blocks, d, seed + 3);
+  const xs = randn(n * inF, seed + 4), dys = randn(n * out, seed + 5);
+  const ts = [rt.tensor(B, [blocks, d]), rt.tensor(G, [blocks, d]), rt.tensor(S, [blocks, d])];
+  const pt = permTensor ? rt.tensor(perm, [blocks, d]) : null;
+  const x = rt.tensor(xs, [n, inF]), dy = rt.tensor(dys, [n, out]);
+  return {
+    xs, dys, x, dy,
+    ref: { B, G, S, perm, blocks, d, outFeatures: out },
+    p: { B: ts[0]!, G: ts[1]!, S: ts[2]!, perm: pt ?? perm, outFeatures: out },
+    dispose() { for (const t of [...ts, x, dy, ...(pt ? [pt] : [])]) t.dispose(); },
+  };
+}
+
+async function checkAgainstReference(rt: Runtime, pr: Problem, what: string, permTensor = false): Promise<void> {
+  const s = setup(rt, pr, permTensor);
+  const y = await rt.fastfood(s.x, s.p);
+  const ref = fastfoodRef(s.xs, pr.n, pr.inF, s.ref);
+  expectClose(await y.read(), ref.y, tolFor(ref.y, pr.d), `${what} y`);
+  const g = await rt.fastfoodBackward(s.x, s.p, s.dy);
+  const gr = fastfoodBackwardRef(s.xs, pr.n, pr.inF, s.ref, s.dys);
+  expectClose(await g.dx.read(), gr.dx, tolFor(gr.dx, pr.d, pr.blocks), `${what} dx`);
+  for (const k of ['dB', 'dG', 'dS'] as const) expectClose(await g[k].read(), gr[k], tolFor(gr[k], pr.d, pr.n), `${what} ${k}`);
+  for (const t of [y, g.dx, g.dB, g.dG, g.dS]) t.dispose();
+  s.dispose();
+}
+
+async function withOptions(o: Partial<typeof FASTFOOD_OPTIONS>, f: () => Promise<void>): Promise<void> {
+  const saved = { ...FASTFOOD_OPTIONS };
+  Object.assign(FASTFOOD_OPTIONS, o);
+  try { await f(); } finally { Object.assign(FASTFOOD_OPTIONS, saved); }
+}
+
+const name = (p: Problem) => `n=${p.n} in=${p.inF} d=${p.d} blocks=${p.blocks} out=${p.out}`;
+const sweep: Problem[] = [
+  { n: 1, inF: 2, d: 2, blocks: 1, out: 2 },
+  { n: 3, inF: 3, d: 4, blocks: 2, out: 7 },
+  { n: 7, inF: 5, d: 8, blocks: 3, out: 20 },
+  { n: 3, inF: 50, d: 64, blocks: 2, out: 100 },
+  { n: 1, inF: 64, d: 64, blocks: 1, out: 64 },
+  { n: 7, inF: 1000, d: 1024, blocks: 2, out: 1500 },
+  { n: 3, inF: 7000, d: 8192, blocks: 1, out: 8191 },
+  { n: 3, inF: 10000, d: 16384, blocks: 2, out: 20000 },
+  { n: 1, inF: 1000001, d: 2 ** 20, blocks: 1, out: 2 ** 20 - 5 },
+];
+
+/** Finite differences of Σ dy ⊙ fastfood(x) on the GPU. The layer is linear in each of x, B, G
+ * and S, so a central difference with a large step is exact up to the rounding of the loss. */
+async function finiteDifferences(rt: Runtime, pr: Problem, samples: number): Promise<void> {
+  const s = setup(rt, pr);
+  const g = await rt.fastfoodBackward(s.x, s.p, s.dy);
+  const h = 1;
+  const loss = async (x: Tensor, p: FastfoodParams) => {
+    const y = await rt.fastfood(x, p), ys = await y.read();
+    y.dispose();
+    let l = 0, l2 = 0;
+    for (let i = 0; i < ys.length; i++) { l += ys[i]! * s.dys[i]!; l2 += (ys[i]! * s.dys[i]!) ** 2; }
+    return { l, scale: Math.sqrt(l2) };
+  };
+  const r = rng(pr.d + pr.n);
+  const probe = async (label: string, host: Float32Array, shape: number[], grad: Float32Array, use: (t: Tensor) => [Tensor, FastfoodParams]) => {
+    const idx = host.length <= samples ? host.map((_, i) => i) : Array.from({ length: samples }, () => Math.floor(r() * host.length));
+    for (const i of idx) {
+      const v = host[i]!, vals: number[] = [];
+      let sc = 0;
+      for (const dlt of [h, -h]) {
+        const c = host.slice(); c[i] = v + dlt;
+        const t = rt.tensor(c, shape);
+        const { l, scale } = await loss(...use(t));
+        t.dispose();
+        vals.push(l); sc = Math.max(sc, scale);
+      }
+      const fd = (vals[0]! - vals[1]!) / (2 * h);
+      const tol = 8 * U * (2 * Math.log2(pr.d) + 3) * sc / h + 4 * U * Math.abs(fd) * (2 * Math.log2(pr.d) + 3 + pr.n);
+      if (!(Math.abs(fd - grad[i]!) <= tol)) throw new Error(`finite differences: ${label}[${i}] = ${grad[i]} but the GPU forward gives ${fd} (tol ${tol})`);
+    }
+  };
+  const dx = await g.dx.read() as Float32Array;
+  await probe('dx', s.xs, [pr.n, pr.inF], dx, (t) => [t, s.p]);
+  for (const k of ['B', 'G', 'S'] as const) {
+    const host = s.ref[k] as Float32Array;
+    await probe(`d${k}`, host, [pr.blocks, pr.d], await g[`d${k}`].read() as Float32Array, (t) => [s.x, { ...s.p, [k]: t }]);
+  }
+  for (const t of [g.dx, g.dB, g.dG, g.dS]) t.dispose();
+  s.dispose();
+}
+
+export const fastfoodCases: GpuCase[] = [
+  ...sweep.map((pr): GpuCase => ({
+    name: `fastfood fwd+bwd vs float64 reference ${name(pr)}`,
+    run: (rt) => checkAgainstReference(rt, pr, `fastfood ${name(pr)}`),
+  })),
+  {
+    name: 'fastfood multi-pass path on short rows, perm as a u32 tensor',
+    run: (rt) => withOptions({ forceMultipass: true }, async () => {
+      for (const pr of [{ n: 7, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 3, inF: 50, d: 64, blocks: 2, out: 100 }]) {
+        await checkAgainstReference(rt, pr, `fastfood multipass ${name(pr)}`, true);
+      }
+    }),
+  },
+  {
+    name: 'fastfood several rows per workgroup',
+    run: (rt) => withOptions({ targetWorkgroups: 2 }, async () => {
+      for (const pr of [{ n: 150, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 37, inF: 50, d: 64, blocks: 2, out: 100 }, { n: 9, inF: 1000, d: 1024, blocks: 1, out: 999 }]) {
+        await checkAgainstReference(rt, pr, `fastfood rows/workgroup ${name(pr)}`);
+      }
+    }),
+  },
+  {
+    name: 'fastfood backward: finite differences of the GPU forward (d=4, every entry)',
+    run: (rt) => finiteDifferences(rt, { n: 2, inF: 3, d: 4, blocks: 2, out: 7 }, 1e9),
+  },
+  {
+    name: 'fastfood backward: finite differences of the GPU forward (d=64, sampled entries)',
+    run: (rt) => finiteDifferences(rt, { n: 2, inF: 40, d: 64, blocks: 2, out: 100 }, 6),
+  },
+  {
+    name: 'fastfood: bad inputs are named',
+    async run(rt) {
+      const s = setup(rt, { n: 2, inF: 5, d: 8, blocks: 2, out: 12 });
+      const { x, p, dy } = s;
+      const t = (shape: number[], data?: Float32Array | Uint32Array) => rt.tensor(data ?? new Float32Array(shape[0]! * shape[1]!), shape);
+      const extra: Tensor[] = [];
+      const tmp = (shape: number[], data?: Float32Array | Uint32Array) => { const v = t(shape, data); extra.push(v); return v; };
+      const B12 = tmp([2, 12]);
+      await expectThrows(() => rt.fastfood(x, { ...p, B: B12, G: tmp([2, 12]), S: tmp([2, 12]), perm: new Uint32Array(24) }), /d \(the last axis of B\) must be a power of two ≥ 2, got 12/, 'd = 12');
+      await expectThrows(() => rt.fastfood(tmp([2, 9]), p), /inFeatures \(9\) must be ≤ d \(8\)/, 'inFeatures > d');
+      const rep = new Uint32Array(16).map((_, i) => i % 8); rep[11] = 2;
+      await expectThrows(() => rt.fastfood(x, { ...p, perm: rep }), /perm is not a permutation: block 1 repeats 2/, 'perm repeats');
+      const big = new Uint32Array(16).map((_, i) => i % 8); big[3] = 8;
+      await expectThrows(() => rt.fastfood(x, { ...p, perm: big }), /perm is not a permutation: block 0 has entry 8/, 'perm out of range');
+      await expectThrows(() => rt.fastfood(x, { ...p, perm: new Uint32Array(8) }), /perm has 8 entries but needs blocks·d = 16/, 'perm length');
+      await expectThrows(() => rt.fastfood(x, { ...p, perm: tmp([2, 8]) }), /perm must be a u32 \(or i32\) tensor, got f32/, 'perm dtype');
+      await expectThrows(() => rt.fastfood(x, { ...p, outFeatures: 17 }), /outFeatures \(17\) must be ≤ blocks·d \(2·8 = 16\)/, 'outFeatures');
+      await expectThrows(() => rt.fastfood(x, { ...p, G: tmp([1, 8]) }), /G has shape \[1,8\] but B has shape \[2,8\]/, 'G shape');
+      await expectThrows(() => rt.fastfood(x, { ...p, S: tmp([2, 4]) }), /S has shape \[2,4\] but B has shape \[2,8\]/, 'S shape');
+      const flat = rt.tensor(new Float32Array(5), [5]); extra.push(flat);
+      await expectThrows(() => rt.fastfood(flat, p), /x must have rank 2/, 'x rank');
+      await expectThrows(() => rt.fastfoodBackward(x, p, tmp([2, 11])), /dy must have shape \[2,12\], got \[2,11\]/, 'dy shape');
+      const gone = t([2, 8]); gone.dispose();
+      await expectThrows(() => rt.fastfood(x, { ...p, S: gone }), /S was used after dispose/, 'disposed S');
+      await expectThrows(() => Promise.resolve(fastfoodShape([3, 5], { blocks: 1, d: 6, inFeatures: 5, outFeatures: 6 })), /d must be a power of two ≥ 2, got 6/, 'shape-only d');
+      const sh = fastfoodShape([3, 5], { blocks: 2, d: 8, inFeatures: 5, outFeatures: 13 });
+      if (sh.n !== 3 || sh.d !== 8 || sh.blocks !== 2) throw new Error(`fastfoodShape gave ${JSON.stringify(sh)}`);
+      for (const v of extra) v.dispose();
+      dy.dispose();
+      s.dispose();
+    },
+  },
+];

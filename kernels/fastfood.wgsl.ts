@@ -1,0 +1,160 @@
+// Fused Adaptive Fastfood for rows that fit workgroup memory (DESIGN.md §4), generated unrolled.
+// Layouts S and C and the butterfly split are those of fwht.wgsl.ts. A workgroup takes `rpw`
+// consecutive rows; the block loop is outermost so B, G, S and perm of a block are loaded into
+// registers once and reused for every row (B, S in layout S; G, perm in layout C).
+// A transpose reads back exactly the locations its own invocation wrote in the previous phase,
+// which is what lets several phases share one workgroup array with one barrier each.
+import { kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
+import { RowCode, rowGeometry } from './fwht.wgsl.js';
+
+const PARAMS = [['rows', 'u32'], ['rpw', 'u32'], ['inF', 'u32'], ['outF', 'u32'], ['blocks', 'u32']] as const;
+
+/** Whether to use two row-sized arrays (saves a barrier per row). Only for short rows: Dawn
+ * zero-initialises workgroup memory, which SwiftShader compiles at ~1.4 ms per element. */
+const pingPong = (d: number, L: number, storage: number) => 2 * d * L * 4 <= Math.min(storage, FASTFOOD_TUNING.pingPongBytes);
+
+export const FASTFOOD_TUNING = { pingPongBytes: 8192 };
+
+const entry = (c: RowCode) => `@compute @workgroup_size(${c.wgSize})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u)`;
+
+/** Row loop head/tail: uniform `break` when the workgroup holds one row at a time (barriers
+ * inside), a per-invocation guard when each invocation owns a row (no barriers). */
+const rowLoop = (c: RowCode, body: string) => c.g.T > 1
+  ? `for (var it = 0u; it < P.rpw; it++) {\n  let row = w * P.rpw + it;\n  if (row >= P.rows) { break; }\n${body}\n}`
+  : `for (var it = 0u; it < P.rpw; it++) {\n  let row = (w * P.rpw + it) * ${c.g.L}u + s;\n  if (row < P.rows) {\n${body}\n  }\n}`;
+
+/** y = Fastfood(x); with `train`, also a3 (layout C) and a5 (layout S) as [rows, blocks, d]. */
+export function fastfoodForwardKernel(d: number, train: boolean, storage: number): KernelInstance {
+  const g = rowGeometry(d), c = new RowCode(g), pp = pingPong(d, g.L, storage);
+  const sh2 = pp ? 'sh2' : 'sh';
+  const body = wgsl`
+var<workgroup> sh: array<f32, ${c.shLen}>;
+#if ${pp}
+var<workgroup> sh2: array<f32, ${c.shLen}>;
+#endif
+fn ldx(i: u32, base: u32) -> f32 {
+  if (i < P.inF) { return x[base + i]; }
+  return 0.0;
+}
+${entry(c)} {
+  let w = flatWorkgroup(wid, nwg);
+  ${c.prelude()}
+  ${c.decl('r')}
+  ${c.decl('b')}
+  ${c.decl('gg')}
+  ${c.decl('ss')}
+  ${c.decl('pm', 'u32')}
+  for (var k = 0u; k < P.blocks; k++) {
+    let o = k * ${d}u;
+    ${c.each((j) => `b${j} = B[o + ${c.idx(c.S, j)}]; ss${j} = S[o + ${c.idx(c.S, j)}];`)}
+    ${c.each((j) => `gg${j} = G[o + ${c.idx(c.C, j)}]; pm${j} = sb + perm[o + ${c.idx(c.C, j)}];`)}
+    ${rowLoop(c, wgsl`
+    let xb = row * P.inF;
+    ${c.each((j) => `r${j} = b${j} * ldx(${c.idx(c.S, j)}, xb);`)}
+    ${c.hadamard('r', 'sh', 'SC')}
+    ${c.each((j) => `sh[sb + ${c.idx(c.C, j)}] = r${j};`)}
+    ${c.barrier()}
+    ${c.each((j) => `r${j} = sh[pm${j}];`)}
+    let ab = (row * P.blocks + k) * ${d}u;
+#if ${train}
+    ${c.each((j) => `a3[ab + ${c.idx(c.C, j)}] = r${j};`)}
+#endif
+    ${c.each((j) => `r${j} *= gg${j};`)}
+#if ${!pp}
+    ${c.barrier()}
+#endif
+    ${c.hadamard('r', sh2, 'CS')}
+#if ${train}
+    ${c.each((j) => `a5[ab + ${c.idx(c.S, j)}] = r${j};`)}
+#endif
+    let yb = row * P.outF + o;
+    ${c.each((j) => `if (o + ${c.idx(c.S, j)} < P.outF) { y[yb + ${c.idx(c.S, j)}] = ss${j} * r${j}; }`)}`)}
+  }
+}`;
+  const bindings = [ro('x'), ro('B'), ro('G'), ro('S'), ro('perm', 'u32'), rw('y'), ...(train ? [rw('a3'), rw('a5')] : [])];
+  return kernel(`fastfood_fwd${train ? '_train' : ''}_${c.tag}${pp ? '' : '_1buf'}`, bindings, PARAMS, body);
+}
+
+/** Backward of one workgroup's rows: dx (optional) and per-workgroup partial sums of dB, dG, dS
+ * in part [3, workgroups, blocks·d], reduced by fastfoodReduceKernel. */
+export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number): KernelInstance {
+  const g = rowGeometry(d), c = new RowCode(g), pp = pingPong(d, g.L, storage);
+  const sh2 = pp ? 'sh2' : 'sh';
+  const body = wgsl`
+var<workgroup> sh: array<f32, ${c.shLen}>;
+#if ${pp}
+var<workgroup> sh2: array<f32, ${c.shLen}>;
+#endif
+fn ldx(i: u32, base: u32) -> f32 {
+  if (i < P.inF) { return x[base + i]; }
+  return 0.0;
+}
+fn ldg(i: u32, base: u32) -> f32 {
+  if (i < P.outF) { return dy[base + i]; }
+  return 0.0;
+}
+${entry(c)} {
+  let w = flatWorkgroup(wid, nwg);
+  if (w >= P.nwg) { return; }
+  let nw = P.nwg;
+  ${c.prelude()}
+  ${c.decl('r')}
+  ${c.decl('q')}
+  ${c.decl('b')}
+  ${c.decl('gg')}
+  ${c.decl('ss')}
+  ${c.decl('pm', 'u32')}
+  ${c.decl('dB')}
+  ${c.decl('dG')}
+  ${c.decl('dS')}
+  let M = P.blocks * ${d}u;
+  for (var k = 0u; k < P.blocks; k++) {
+    let o = k * ${d}u;
+    ${c.each((j) => `b${j} = B[o + ${c.idx(c.S, j)}]; ss${j} = S[o + ${c.idx(c.S, j)}]; dB${j} = 0.0; dS${j} = 0.0;`)}
+    ${c.each((j) => `gg${j} = G[o + ${c.idx(c.C, j)}]; pm${j} = sb + perm[o + ${c.idx(c.C, j)}]; dG${j} = 0.0;`)}
+    ${rowLoop(c, wgsl`
+    let ab = (row * P.blocks + k) * ${d}u;
+    let gb = row * P.outF;
+    ${c.each((j) => `q${j} = ldg(o + ${c.idx(c.S, j)}, gb); dS${j} += q${j} * a5[ab + ${c.idx(c.S, j)}]; r${j} = ss${j} * q${j};`)}
+    ${c.hadamard('r', 'sh', 'SC')}
+    ${c.each((j) => `dG${j} += r${j} * a3[ab + ${c.idx(c.C, j)}];`)}
+#if ${!pp}
+    ${c.barrier()}
+#endif
+    ${c.each((j) => `${sh2}[pm${j}] = gg${j} * r${j};`)}
+    ${c.barrier()}
+    ${c.each((j) => `r${j} = ${sh2}[sb + ${c.idx(c.C, j)}];`)}
+    ${c.hadamard('r', sh2, 'CS')}
+    let xb = row * P.inF;
+    ${c.each((j) => `dB${j} += r${j} * ldx(${c.idx(c.S, j)}, xb);`)}
+#if ${withDx}
+    ${c.each((j) => `{ let i = ${c.idx(c.S, j)}; if (i < P.inF) { var v = b${j} * r${j}; if (k > 0u) { v += dx[xb + i]; } dx[xb + i] = v; } }`)}
+#endif`)}
+    let pb = (w * ${g.L}u + s) * M + o;
+    let pn = nw * ${g.L}u * M;
+    ${c.each((j) => `part[pb + ${c.idx(c.S, j)}] = dB${j}; part[2u * pn + pb + ${c.idx(c.S, j)}] = dS${j};`)}
+    ${c.each((j) => `part[pn + pb + ${c.idx(c.C, j)}] = dG${j};`)}
+  }
+}`;
+  const bindings = [ro('x'), ro('B'), ro('G'), ro('S'), ro('perm', 'u32'), ro('dy'), ro('a3'), ro('a5'), rw('part'), ...(withDx ? [rw('dx')] : [])];
+  return kernel(`fastfood_bwd${withDx ? '' : '_nodx'}_${c.tag}${pp ? '' : '_1buf'}`, bindings, [...PARAMS, ['nwg', 'u32']], body);
+}
+
+/** dB, dG, dS [M] = Σ over the `parts` leading rows of part [3, parts, M]. */
+export function fastfoodReduceKernel(): KernelInstance {
+  const body = `
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let m = flatWorkgroup(wid, nwg) * 64u + lid;
+  if (m >= P.M) { return; }
+  var s0 = 0.0; var s1 = 0.0; var s2 = 0.0;
+  let n = P.parts * P.M;
+  for (var p = 0u; p < P.parts; p++) {
+    let i = p * P.M + m;
+    s0 += part[i]; s1 += part[n + i]; s2 += part[2u * n + i];
+  }
+  dB[m] = s0; dG[m] = s1; dS[m] = s2;
+}`;
+  return kernel('fastfood_reduce', [ro('part'), rw('dB'), rw('dG'), rw('dS')], [['M', 'u32'], ['parts', 'u32']], body);
+}

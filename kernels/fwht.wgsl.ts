@@ -1,0 +1,165 @@
+// Walsh–Hadamard transform kernels, generated unrolled from TS.
+//
+// A row of d = 2^k values is spread over T invocations holding R = d/T values each, in private
+// registers with constant indices (dynamically indexed private arrays are very slow on CPU
+// drivers such as SwiftShader; unrolled code is also what compiles to butterflies in registers on
+// a GPU). H is a product of commuting butterflies, one per index bit. A phase maps the R
+// registers of an invocation to log2 R consecutive index bits starting at `lo`:
+//   i = (t mod 2^lo) + j·2^lo + (t div 2^lo)·2^(lo + log2 R)
+// Phase 0 (lo = k − log2 R, "layout S": i = j·T + t) has lane-contiguous global loads and stores;
+// the last phase (lo = 0, "layout C": i = t·R + j) is contiguous per invocation. A transform runs
+// the phases S → C (or C → S), moving the row through workgroup memory between phases, which
+// costs one barrier each: an invocation writes exactly the locations it read in the previous
+// phase, so no one can still be reading them. Rows of d ≤ 32 are one invocation each (T = 1).
+import { kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
+
+/** Registers per invocation: more means fewer barriers but longer code. */
+export const FWHT_TUNING = { maxRegisters: 32 };
+
+export interface RowGeometry {
+  d: number;
+  k: number;
+  /** invocations per row */
+  T: number;
+  /** values per invocation */
+  R: number;
+  /** rows processed side by side by one workgroup (T = 1 only) */
+  L: number;
+  lr: number;
+  /** lowest index bit held in registers, per phase (first = k − lr, last = 0) */
+  los: number[];
+}
+
+export function rowGeometry(d: number, maxRegisters = FWHT_TUNING.maxRegisters): RowGeometry {
+  const k = Math.round(Math.log2(d));
+  if (2 ** k !== d || k < 1) throw new Error(`deepfried: rowGeometry: d = ${d} is not a power of two ≥ 2`);
+  if (k <= 5) return { d, k, T: 1, R: d, L: Math.min(64, 512 / d), lr: k, los: [0] };
+  // T ≤ 256, the WebGPU default of maxComputeInvocationsPerWorkgroup
+  const lr = Math.min(k, Math.max(k - 8, Math.round(Math.log2(maxRegisters))));
+  const los: number[] = [];
+  for (let lo = k - lr; ; lo -= lr) { los.push(Math.max(0, lo)); if (lo <= 0) break; }
+  return { d, k, T: 2 ** (k - lr), R: 2 ** lr, L: 1, lr, los };
+}
+
+export type Dir = 'SC' | 'CS';
+
+/** WGSL snippets shared by the FWHT and Fastfood generators. */
+export class RowCode {
+  constructor(readonly g: RowGeometry) {}
+  get js(): number[] { return Array.from({ length: this.g.R }, (_, j) => j); }
+  get S(): number { return this.g.los[0]!; }
+  get C(): number { return 0; }
+  /** Row-relative index of register j in the phase whose lowest register bit is `lo`. */
+  idx(lo: number, j: number): string {
+    if (this.g.T === 1) return `${j}u`;
+    return `(tb${lo} + ${j << lo}u)`;
+  }
+  /** Per-invocation bases of every phase layout. */
+  bases(): string {
+    if (this.g.T === 1) return '';
+    const mask = (lo: number) => 2 ** lo - 1;
+    return [...new Set([...this.g.los, 0])].map((lo) =>
+      `let tb${lo} = (t & ${mask(lo)}u) | ((t >> ${lo}u) << ${lo + this.g.lr}u);`).join('\n');
+  }
+  decl(name: string, type = 'f32', init = type === 'u32' ? '0u' : '0.0'): string {
+    return this.js.map((j) => `var ${name}${j}: ${type} = ${init};`).join('\n');
+  }
+  each(f: (j: number) => string): string {
+    return this.js.map(f).join('\n');
+  }
+  /** Butterflies of register array `r` over register-index bits `bits`. */
+  bfly(r: string, bits: readonly number[]): string {
+    const out: string[] = [];
+    for (const m of bits) {
+      for (const j of this.js) {
+        if (j & (1 << m)) continue;
+        const a = `${r}${j}`, b = `${r}${j | (1 << m)}`;
+        out.push(`{ let u = ${a}; let v = ${b}; ${a} = u + v; ${b} = u - v; }`);
+      }
+    }
+    return out.join('\n');
+  }
+  barrier(): string { return this.g.T > 1 ? 'workgroupBarrier();' : ''; }
+  /** Registers r (phase `from`) → workgroup memory → registers r (phase `to`). */
+  transpose(r: string, sh: string, from: number, to: number): string {
+    if (this.g.T === 1 || from === to) return '';
+    return `${this.each((j) => `${sh}[${this.idx(from, j)}] = ${r}${j};`)}\nworkgroupBarrier();\n` +
+      this.each((j) => `${r}${j} = ${sh}[${this.idx(to, j)}];`);
+  }
+  /** H of a row held in registers r: from layout S to layout C ('SC') or back ('CS'). */
+  hadamard(r: string, sh: string, dir: Dir): string {
+    const { los, lr, k } = this.g;
+    const phases = los.map((lo, p) => ({ lo, bits: Array.from({ length: Math.min(lr, (p ? los[p - 1]! : k) - lo) }, (_, m) => m) }));
+    if (dir === 'CS') phases.reverse();
+    const out: string[] = [];
+    phases.forEach((ph, i) => {
+      if (i) out.push(this.transpose(r, sh, phases[i - 1]!.lo, ph.lo));
+      out.push(this.bfly(r, ph.bits));
+    });
+    return out.join('\n');
+  }
+  /** Invocation-local prelude: t (position in the row), the shared-memory slot base sb, layout bases. */
+  prelude(): string {
+    const { T, d } = this.g;
+    return (T === 1 ? `let s = lid; let t = 0u; let sb = lid * ${d}u;` : `let s = 0u; let t = lid; let sb = 0u;`) + '\n' + this.bases();
+  }
+  get wgSize(): number { return this.g.T * this.g.L; }
+  /** Shared array length (one row per slot). */
+  get shLen(): number { return this.g.d * this.g.L; }
+  get tag(): string { return `d${this.g.d}_r${this.g.R}`; }
+}
+
+/** In-workgroup FWHT of rows of length d ≤ maxComputeWorkgroupStorageSize/4: y = scale·H·x. */
+export function fwhtRowsKernel(d: number): KernelInstance {
+  const g = rowGeometry(d), c = new RowCode(g);
+  const uniformRow = g.T > 1;
+  const body = wgsl`
+#if ${uniformRow}
+var<workgroup> sh: array<f32, ${c.shLen}>;
+#endif
+
+@compute @workgroup_size(${c.wgSize})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let w = flatWorkgroup(wid, nwg);
+  ${c.prelude()}
+  ${c.decl('r')}
+  for (var it = 0u; it < P.rpw; it++) {
+    let row = (w * P.rpw + it) * ${g.L}u + s;
+#if ${uniformRow}
+    if (row >= P.rows) { break; }
+#else
+    if (row < P.rows) {
+#endif
+    let base = row * ${d}u;
+    ${c.each((j) => `r${j} = x[base + ${c.idx(c.S, j)}];`)}
+    ${c.hadamard('r', 'sh', 'SC')}
+    ${c.transpose('r', 'sh', c.C, c.S)}
+    ${c.each((j) => `y[base + ${c.idx(c.S, j)}] = P.scale * r${j};`)}
+#if ${!uniformRow}
+    }
+#endif
+  }
+}`;
+  return kernel(`fwht_rows_${c.tag}`, [ro('x'), rw('y')], [['rows', 'u32'], ['rpw', 'u32'], ['scale', 'f32']], body);
+}
+
+/** One global radix-2^r pass of a long FWHT: butterflies over index bits [lo, lo + r) of rows of
+ * length d, in place; consecutive invocations take consecutive low indices (lane-contiguous). */
+export function fwhtGlobalKernel(r: number, lo: number, d: number): KernelInstance {
+  const R = 2 ** r, stride = 2 ** lo, c = new RowCode({ d: R, k: r, T: 1, R, L: 1, lr: r, los: [0] });
+  const body = `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let q = flatWorkgroup(wid, nwg) * 64u + lid;
+  if (q >= P.count) { return; }
+  let low = q % ${stride}u;
+  let hi = (q / ${stride}u) % ${d / (R * stride)}u;
+  let row = q / ${d / R}u;
+  let base = row * ${d}u + hi * ${R * stride}u + low;
+  ${c.decl('r')}
+  ${c.each((j) => `r${j} = y[base + ${j * stride}u];`)}
+  ${c.bfly('r', c.js.slice(0, r))}
+  ${c.each((j) => `y[base + ${j * stride}u] = P.scale * r${j};`)}
+}`;
+  return kernel(`fwht_global_d${d}_bits${lo}_${lo + r}`, [rw('y')], [['count', 'u32'], ['scale', 'f32']], body);
+}
