@@ -14,10 +14,11 @@ interface NnModules {
   model: { mnistModel?: (name: string) => { init(rt: unknown, seed?: number): { dispose(): void } } };
 }
 
-/** src/nn, loaded by a template-literal import: esbuild bundles every matching file for Chrome, and
- * the bench still builds and runs (reporting 'not implemented') while the scheduler is not there. */
+/** src/nn, loaded by a template-literal import of the .ts sources (tsx resolves them in Node; esbuild
+ * bundles every matching file for Chrome), so the bench still builds and runs (reporting 'not
+ * implemented') where the scheduler is not there. */
 async function loadNn(): Promise<NnModules> {
-  const load = (name: string) => import(`../../src/nn/${name}.js`) as Promise<Record<string, unknown>>;
+  const load = (name: string) => import(`../../src/nn/${name}.ts`) as Promise<Record<string, unknown>>;
   try {
     return { trainer: await load('trainer'), model: await load('model') } as NnModules;
   } catch (e) {
