@@ -2,6 +2,9 @@
 // windows that cover it, oh ∈ [ceil((ih + PH - KH + 1) / SH), floor((ih + PH) / SH)] ∩ [0, OH).
 // Max: a window's gradient goes to the cell its argmax names. Average: dy / (cells of the window
 // inside the input), the exact adjoint of the forward.
+// Disjoint variant (stride >= kernel on both axes, e.g. 2×2/2): at most one window covers a cell,
+// oh = (ih + PH) / SH when (ih + PH) % SH < KH, so there is no loop (loops with per-lane trip
+// counts are slow on SwiftShader).
 import { kernel, ro, rw, type KernelInstance } from './common.js';
 import { POOL_PARAMS, POOL_WG } from './pool.wgsl.js';
 
@@ -24,8 +27,28 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3
   let owHi = min((iw + P.PW) / P.SW, i32(P.OW) - 1);
   var g = 0.0;`;
 
-export const maxPoolBackwardKernel = (): KernelInstance => kernel('max_pool_backward',
-  [ro('dy'), ro('argmax', 'i32'), rw('dx')], POOL_PARAMS, `${prologue}
+const disjointPrologue = `
+@compute @workgroup_size(${POOL_WG})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
+  if (i >= P.total) { return; }
+  let iw = i % P.W;
+  let rest = i / P.W;
+  let ih = rest % P.H;
+  let th = ih + u32(P.PH);
+  let tw = iw + u32(P.PW);
+  let oh = th / u32(P.SH);
+  let ow = tw / u32(P.SW);
+  let covered = th - oh * u32(P.SH) < u32(P.KH) && tw - ow * u32(P.SW) < u32(P.KW) && oh < P.OH && ow < P.OW;
+  let o = (rest / P.H) * P.OH * P.OW + oh * P.OW + ow;
+  var g = 0.0;`;
+
+export const maxPoolBackwardKernel = (disjoint: boolean): KernelInstance => kernel(
+  disjoint ? 'max_pool_backward_disjoint' : 'max_pool_backward',
+  [ro('dy'), ro('argmax', 'i32'), rw('dx')], POOL_PARAMS, disjoint ? `${disjointPrologue}
+  if (covered && argmax[o] == i32(ih * P.W + iw)) { g = dy[o]; }
+  dx[i] = g;
+}` : `${prologue}
   let me = ih * i32(P.W) + iw;
   for (var oh = ohLo; oh <= ohHi; oh++) {
     for (var ow = owLo; ow <= owHi; ow++) {
@@ -36,8 +59,17 @@ export const maxPoolBackwardKernel = (): KernelInstance => kernel('max_pool_back
   dx[i] = g;
 }`);
 
-export const avgPoolBackwardKernel = (): KernelInstance => kernel('avg_pool_backward',
-  [ro('dy'), rw('dx')], POOL_PARAMS, `${prologue}
+export const avgPoolBackwardKernel = (disjoint: boolean): KernelInstance => kernel(
+  disjoint ? 'avg_pool_backward_disjoint' : 'avg_pool_backward',
+  [ro('dy'), rw('dx')], POOL_PARAMS, disjoint ? `${disjointPrologue}
+  if (covered) {
+    let h0 = i32(oh) * P.SH - P.PH;
+    let w0 = i32(ow) * P.SW - P.PW;
+    let cells = (min(h0 + P.KH, i32(P.H)) - max(h0, 0)) * (min(w0 + P.KW, i32(P.W)) - max(w0, 0));
+    g = dy[o] / f32(cells);
+  }
+  dx[i] = g;
+}` : `${prologue}
   for (var oh = ohLo; oh <= ohHi; oh++) {
     let h0 = oh * P.SH - P.PH;
     let rows = min(h0 + P.KH, i32(P.H)) - max(h0, 0);

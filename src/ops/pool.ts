@@ -40,6 +40,9 @@ function check(op: string, x: Tensor, opts: PoolOptions): { g: PoolGeometry; out
   return { g: poolGeometry(op, opts), out: pool2dShape(x.shape, opts, op) };
 }
 
+/** Windows never overlap: each input cell lies in at most one. */
+const disjoint = (g: PoolGeometry): boolean => g.stride[0] >= g.kernel[0] && g.stride[1] >= g.kernel[1];
+
 function params(total: number, xShape: readonly number[], yShape: readonly number[], g: PoolGeometry): number[] {
   return [total, xShape[2]!, xShape[3]!, yShape[2]!, yShape[3]!, ...g.kernel, ...g.stride, ...g.padding];
 }
@@ -69,7 +72,7 @@ export function encodeMaxPool2dBackward(ctx: EncodeContext, x: Tensor, dy: Tenso
     pre.push(...encodeMaxPool2d(ctx, x, ctx.scratch(out, 'f32', 'maxPool2d y'), opts, argmax));
   }
   return [...pre, {
-    kernel: maxPoolBackwardKernel(), buffers: [dy, argmax, dx],
+    kernel: maxPoolBackwardKernel(disjoint(g)), buffers: [dy, argmax, dx],
     params: params(dx.size, x.shape, out, g), workgroups: poolWorkgroups(dx.size),
   }];
 }
@@ -85,7 +88,7 @@ export function encodeAvgPool2dBackward(ctx: EncodeContext, dy: Tensor, dx: Tens
   const op = 'avgPool2dBackward';
   const { g, out } = check(op, dx, opts);
   expectShape(op, 'dy', dy, out);
-  return [{ kernel: avgPoolBackwardKernel(), buffers: [dy, dx], params: params(dx.size, dx.shape, out, g), workgroups: poolWorkgroups(dx.size) }];
+  return [{ kernel: avgPoolBackwardKernel(disjoint(g)), buffers: [dy, dx], params: params(dx.size, dx.shape, out, g), workgroups: poolWorkgroups(dx.size) }];
 }
 
 export function maxPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Promise<Tensor> {

@@ -26,6 +26,8 @@ function input(n: number, seed: number, ties: boolean): Float32Array {
   return v;
 }
 
+// Windows overlap (stride < kernel) or not (stride >= kernel, the backward's disjoint variant,
+// with gaps when stride > kernel); padding cuts windows.
 const sweep: [Shape4, PoolOptions][] = [
   [[1, 1, 5, 5], { kernel: 2 }],
   [[3, 5, 7, 9], { kernel: 3, stride: 2, padding: 1 }],
@@ -35,6 +37,8 @@ const sweep: [Shape4, PoolOptions][] = [
   [[1, 7, 9, 8], { kernel: [3, 2], stride: [3, 2], padding: [1, 1] }],
   [[5, 3, 5, 4], { kernel: [1, 3], stride: [2, 1], padding: [0, 2] }],
   [[1, 1, 3, 3], { kernel: 3, stride: 3 }],
+  [[2, 3, 7, 8], { kernel: 2, stride: 3, padding: 1 }],
+  [[1, 2, 9, 7], { kernel: [2, 3], stride: [3, 4], padding: [0, 1] }],
   [[4, 20, 24, 24], { kernel: 2, stride: 2 }],
 ];
 
@@ -113,6 +117,8 @@ export const poolCases: GpuCase[] = [
       await finiteDifferences(rt, 'max', [1, 2, 3, 4], { kernel: 2, stride: 1, padding: 1 });
       await finiteDifferences(rt, 'avg', [1, 2, 3, 4], { kernel: [2, 3], stride: [2, 1], padding: [1, 1] });
       await finiteDifferences(rt, 'avg', [2, 1, 5, 3], { kernel: 3, stride: 2, padding: 1 });
+      await finiteDifferences(rt, 'max', [1, 1, 5, 5], { kernel: 2, stride: 3, padding: 1 });
+      await finiteDifferences(rt, 'avg', [1, 1, 5, 5], { kernel: 2, stride: 3, padding: 1 });
     },
   },
   {
