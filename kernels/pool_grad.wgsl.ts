@@ -4,7 +4,7 @@
 // inside the input), the exact adjoint of the forward.
 // Disjoint variant (stride >= kernel on both axes, e.g. 2×2/2): at most one window covers a cell,
 // oh = (ih + PH) / SH when (ih + PH) % SH < KH, so there is no loop (loops with per-lane trip
-// counts are slow on SwiftShader).
+// counts are slow on SwiftShader). Its Params.total counts invocations, not cells.
 import { kernel, ro, rw, type KernelInstance } from './common.js';
 import { POOL_PARAMS, POOL_WG } from './pool.wgsl.js';
 
@@ -27,28 +27,51 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3
   let owHi = min((iw + P.PW) / P.SW, i32(P.OW) - 1);
   var g = 0.0;`;
 
-const disjointPrologue = `
+export const DISJOINT_CELLS = 4;
+/** Invocations of the disjoint variant: one per DISJOINT_CELLS consecutive cells of a row. */
+export const disjointInvocations = (planes: number, h: number, w: number): number => planes * h * Math.ceil(w / DISJOINT_CELLS);
+
+// Each invocation takes DISJOINT_CELLS cells of one row, stepping ow and the offset inside the
+// stride incrementally: integer division is scalarised per lane on SwiftShader, so it is done once.
+const disjoint_ = (cell: string) => `
 @compute @workgroup_size(${POOL_WG})
 fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
   if (i >= P.total) { return; }
-  let iw = i % P.W;
-  let rest = i / P.W;
+  let w4 = (P.W + ${DISJOINT_CELLS - 1}u) / ${DISJOINT_CELLS}u;
+  let iw0 = (i % w4) * ${DISJOINT_CELLS}u;
+  let rest = i / w4;
   let ih = rest % P.H;
+  let plane = rest / P.H;
   let th = ih + u32(P.PH);
-  let tw = iw + u32(P.PW);
   let oh = th / u32(P.SH);
-  let ow = tw / u32(P.SW);
-  let covered = th - oh * u32(P.SH) < u32(P.KH) && tw - ow * u32(P.SW) < u32(P.KW) && oh < P.OH && ow < P.OW;
-  let o = (rest / P.H) * P.OH * P.OW + oh * P.OW + ow;
-  var g = 0.0;`;
+  let rowCovered = th - oh * u32(P.SH) < u32(P.KH) && oh < P.OH;
+  let h0 = i32(oh) * P.SH - P.PH;
+  let rows = min(h0 + P.KH, i32(P.H)) - max(h0, 0);
+  let orow = (plane * P.OH + oh) * P.OW;
+  let xrow = (plane * P.H + ih) * P.W;
+  let tw = iw0 + u32(P.PW);
+  var ow = tw / u32(P.SW);
+  var r = tw - ow * u32(P.SW);
+  ${Array.from({ length: DISJOINT_CELLS }, (_, e) => `{
+    let iw = iw0 + ${e}u;
+    if (iw < P.W) {
+      var g = 0.0;
+      if (rowCovered && r < u32(P.KW) && ow < P.OW) {
+        let o = orow + ow;
+        ${cell}
+      }
+      dx[xrow + iw] = g;
+    }
+    r += 1u;
+    if (r == u32(P.SW)) { r = 0u; ow += 1u; }
+  }`).join('\n  ')}
+}`;
 
 export const maxPoolBackwardKernel = (disjoint: boolean): KernelInstance => kernel(
   disjoint ? 'max_pool_backward_disjoint' : 'max_pool_backward',
-  [ro('dy'), ro('argmax', 'i32'), rw('dx')], POOL_PARAMS, disjoint ? `${disjointPrologue}
-  if (covered && argmax[o] == i32(ih * P.W + iw)) { g = dy[o]; }
-  dx[i] = g;
-}` : `${prologue}
+  [ro('dy'), ro('argmax', 'i32'), rw('dx')], POOL_PARAMS, disjoint ? disjoint_(
+    'if (argmax[o] == i32(ih * P.W + iw)) { g = dy[o]; }') : `${prologue}
   let me = ih * i32(P.W) + iw;
   for (var oh = ohLo; oh <= ohHi; oh++) {
     for (var ow = owLo; ow <= owHi; ow++) {
@@ -61,15 +84,8 @@ export const maxPoolBackwardKernel = (disjoint: boolean): KernelInstance => kern
 
 export const avgPoolBackwardKernel = (disjoint: boolean): KernelInstance => kernel(
   disjoint ? 'avg_pool_backward_disjoint' : 'avg_pool_backward',
-  [ro('dy'), rw('dx')], POOL_PARAMS, disjoint ? `${disjointPrologue}
-  if (covered) {
-    let h0 = i32(oh) * P.SH - P.PH;
-    let w0 = i32(ow) * P.SW - P.PW;
-    let cells = (min(h0 + P.KH, i32(P.H)) - max(h0, 0)) * (min(w0 + P.KW, i32(P.W)) - max(w0, 0));
-    g = dy[o] / f32(cells);
-  }
-  dx[i] = g;
-}` : `${prologue}
+  [ro('dy'), rw('dx')], POOL_PARAMS, disjoint ? disjoint_(`let w0 = i32(ow) * P.SW - P.PW;
+        g = dy[o] / f32(rows * (min(w0 + P.KW, i32(P.W)) - max(w0, 0)));`) : `${prologue}
   for (var oh = ohLo; oh <= ohHi; oh++) {
     let h0 = oh * P.SH - P.PH;
     let rows = min(h0 + P.KH, i32(P.H)) - max(h0, 0);

@@ -1,6 +1,6 @@
 // maxPool2d / avgPool2d over NCHW: shape inference, validation, forward and backward dispatches.
 import { avgPoolKernel, maxPoolKernel, poolWorkgroups } from '../../kernels/pool.wgsl.js';
-import { avgPoolBackwardKernel, maxPoolBackwardKernel } from '../../kernels/pool_grad.wgsl.js';
+import { avgPoolBackwardKernel, disjointInvocations, maxPoolBackwardKernel } from '../../kernels/pool_grad.wgsl.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
 import { pair, type PoolOptions } from './types.js';
 import { dtype, fail, rank } from './validate.js';
@@ -43,6 +43,12 @@ function check(op: string, x: Tensor, opts: PoolOptions): { g: PoolGeometry; out
 /** Windows never overlap: each input cell lies in at most one. */
 const disjoint = (g: PoolGeometry): boolean => g.stride[0] >= g.kernel[0] && g.stride[1] >= g.kernel[1];
 
+function backwardLaunch(xShape: readonly number[], yShape: readonly number[], g: PoolGeometry): { params: number[]; workgroups: number } {
+  const [n, c, h, w] = xShape as [number, number, number, number];
+  const total = disjoint(g) ? disjointInvocations(n * c, h, w) : n * c * h * w;
+  return { params: params(total, xShape, yShape, g), workgroups: poolWorkgroups(total) };
+}
+
 function params(total: number, xShape: readonly number[], yShape: readonly number[], g: PoolGeometry): number[] {
   return [total, xShape[2]!, xShape[3]!, yShape[2]!, yShape[3]!, ...g.kernel, ...g.stride, ...g.padding];
 }
@@ -71,10 +77,7 @@ export function encodeMaxPool2dBackward(ctx: EncodeContext, x: Tensor, dy: Tenso
     argmax = ctx.scratch(out, 'i32', 'maxPool2d argmax');
     pre.push(...encodeMaxPool2d(ctx, x, ctx.scratch(out, 'f32', 'maxPool2d y'), opts, argmax));
   }
-  return [...pre, {
-    kernel: maxPoolBackwardKernel(disjoint(g)), buffers: [dy, argmax, dx],
-    params: params(dx.size, x.shape, out, g), workgroups: poolWorkgroups(dx.size),
-  }];
+  return [...pre, { kernel: maxPoolBackwardKernel(disjoint(g)), buffers: [dy, argmax, dx], ...backwardLaunch(x.shape, out, g) }];
 }
 
 export function encodeAvgPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: PoolOptions): Dispatch[] {
@@ -88,7 +91,7 @@ export function encodeAvgPool2dBackward(ctx: EncodeContext, dy: Tensor, dx: Tens
   const op = 'avgPool2dBackward';
   const { g, out } = check(op, dx, opts);
   expectShape(op, 'dy', dy, out);
-  return [{ kernel: avgPoolBackwardKernel(disjoint(g)), buffers: [dy, dx], params: params(dx.size, dx.shape, out, g), workgroups: poolWorkgroups(dx.size) }];
+  return [{ kernel: avgPoolBackwardKernel(disjoint(g)), buffers: [dy, dx], ...backwardLaunch(dx.shape, out, g) }];
 }
 
 export function maxPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Promise<Tensor> {
