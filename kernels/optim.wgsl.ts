@@ -18,17 +18,17 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: ve
   ${stmt}
 }`;
 
-/** SGD with momentum (Caffe/PyTorch form): v = μ·v + (g + λ·w); w -= lr·v. */
+/** SGD with momentum (Caffe/PyTorch form): v = μ·v + (g + λ·w); w -= lr·m·v, m the parameter's lr multiplier. */
 export const sgdKernel = (): KernelInstance => kernel('sgd_momentum',
-  [ro('hyper'), ro('grad'), rw('w'), rw('v')], [['n', 'u32'], ['momentum', 'f32'], ['decay', 'f32']], body(`
+  [ro('hyper'), ro('grad'), rw('w'), rw('v')], [['n', 'u32'], ['momentum', 'f32'], ['decay', 'f32'], ['lrMul', 'f32']], body(`
   let vi = P.momentum * v[i] + grad[i] + P.decay * w[i];
   v[i] = vi;
-  w[i] = w[i] - lr * vi;`));
+  w[i] = w[i] - lr * P.lrMul * vi;`));
 
-/** Adam with decoupled bias corrections c1 = 1/(1−β1^t), c2 = 1/(1−β2^t) from the hyper buffer; L2 decay on the gradient. */
+/** Adam with bias corrections c1 = 1/(1−β1^t), c2 = 1/(1−β2^t) from the hyper buffer; L2 decay on the gradient. */
 export const adamKernel = (): KernelInstance => kernel('adam',
   [ro('hyper'), ro('grad'), rw('w'), rw('m'), rw('v')],
-  [['n', 'u32'], ['beta1', 'f32'], ['beta2', 'f32'], ['eps', 'f32'], ['decay', 'f32']], body(`
+  [['n', 'u32'], ['beta1', 'f32'], ['beta2', 'f32'], ['eps', 'f32'], ['decay', 'f32'], ['lrMul', 'f32']], body(`
   let gi = grad[i] + P.decay * w[i];
   let mi = P.beta1 * m[i] + (1.0 - P.beta1) * gi;
   let vi = P.beta2 * v[i] + (1.0 - P.beta2) * gi * gi;
@@ -36,7 +36,7 @@ export const adamKernel = (): KernelInstance => kernel('adam',
   v[i] = vi;
   let c1 = hyper[${HYPER.adamC1}];
   let c2 = hyper[${HYPER.adamC2}];
-  w[i] = w[i] - lr * (mi * c1) / (sqrt(vi * c2) + P.eps);`));
+  w[i] = w[i] - lr * P.lrMul * (mi * c1) / (sqrt(vi * c2) + P.eps);`));
 
 /** acc[k] += src[k] for k < n: running sums of loss and correct counts, read back every few steps. */
 export const accumulateKernel = (): KernelInstance => kernel('accumulate',

@@ -84,7 +84,7 @@ export class GraphBuilder {
       const prep = preps[i]!;
       const u = this.rt.uniform(d.kernel, d.params);
       uniforms.push(u);
-      return { prep, group: this.rt.bindGroup(prep, u, d.buffers.map(resolve)), grid: this.rt.grid(d.workgroups) };
+      return { label: this.dispatches[i]!.label, prep, group: this.rt.bindGroup(prep, u, d.buffers.map(resolve)), grid: this.rt.grid(d.workgroups) };
     });
     this.rt.release(this.#placeholder);
     return new CompiledGraph(this.rt, this.label, steps, [...buffers, ...uniforms], assignment);
@@ -117,7 +117,8 @@ function planBuffers(rt: GpuRuntime, logical: Logical[], label: string): { assig
   return { assignment, buffers };
 }
 
-export interface GraphStep { prep: Prepared; group: GPUBindGroup; grid: [number, number] }
+export interface GraphStep { label: string; prep: Prepared; group: GPUBindGroup; grid: [number, number] }
+export interface ProfileRow { label: string; kernel: string; dispatches: number; ms: number }
 
 export class CompiledGraph {
   #destroyed = false;
@@ -159,6 +160,46 @@ export class CompiledGraph {
     const enc = this.rt.device.createCommandEncoder({ label: this.label });
     this.record(enc);
     this.rt.device.queue.submit([enc.finish()]);
+  }
+
+  /** Runs the graph once with a timestamp around every dispatch (one pass each) and sums the GPU
+   * time per op label and kernel. Needs the 'timestamp-query' feature. */
+  async profile(): Promise<ProfileRow[]> {
+    const rt = this.rt;
+    if (!rt.hasTimestamps) throw new Error("deepfried: profiling needs the 'timestamp-query' feature, which this adapter lacks");
+    const n = this.steps.length;
+    const qs = rt.device.createQuerySet({ type: 'timestamp', count: 2 * n });
+    const resolve = rt.createBuffer({ label: 'profile resolve', size: 16 * n, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 });
+    const read = rt.createBuffer({ label: 'profile read', size: 16 * n, usage: 0x1 | 0x8 });
+    try {
+      const enc = rt.device.createCommandEncoder({ label: `${this.label} profile` });
+      this.steps.forEach((s, i) => {
+        const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        pass.setPipeline(s.prep.pipeline);
+        pass.setBindGroup(0, s.group);
+        pass.dispatchWorkgroups(s.grid[0], s.grid[1]);
+        pass.end();
+      });
+      enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
+      rt.device.queue.submit([enc.finish()]);
+      await read.mapAsync(1);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      const rows = new Map<string, ProfileRow>();
+      this.steps.forEach((s, i) => {
+        const key = `${s.label}|${s.prep.kernel.name}`;
+        const r = rows.get(key) ?? { label: s.label, kernel: s.prep.kernel.name, dispatches: 0, ms: 0 };
+        r.dispatches++;
+        r.ms += Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
+        rows.set(key, r);
+      });
+      return [...rows.values()];
+    } finally {
+      qs.destroy();
+      resolve.destroy();
+      read.destroy();
+    }
   }
 
   destroy(): void {

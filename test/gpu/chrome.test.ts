@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { mnistDir } from '../../src/data/mnist.js';
 import { openInChrome, type ChromeSession } from '../support/chrome.js';
 import { cases } from './cases/index.js';
 
@@ -10,7 +11,9 @@ let ran = 0;
 
 beforeAll(async () => {
   if (skip) return;
-  s = await openInChrome('test/gpu/browser-entry.ts', '__deepfriedTests');
+  const dir = await mnistDir();
+  const mnist = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+  s = await openInChrome('test/gpu/browser-entry.ts', '__deepfriedTests', Object.fromEntries(mnist.map((f) => [`/mnist/${f}`, `${dir}/${f}`])));
   adapter = await s.page.evaluate('__deepfriedTests.adapter()') as string;
 }, 120_000);
 afterAll(async () => {

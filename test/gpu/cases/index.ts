@@ -4,12 +4,14 @@ import { convCases } from './conv.cases.js';
 import { elementwiseCases } from './elementwise.cases.js';
 import { fastfoodCases } from './fastfood.cases.js';
 import { fwhtCases } from './fwht.cases.js';
+import { graphCases } from './graph.cases.js';
 import { linearCases } from './linear.cases.js';
 import { poolCases } from './pool.cases.js';
 import { runtimeCases } from './runtime.cases.js';
 import { softmaxCases } from './softmax.cases.js';
+import { trainCases } from './train.cases.js';
 
 export const cases: GpuCase[] = [
   ...runtimeCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases,
-  ...convCases, ...poolCases, ...linearCases, ...softmaxCases,
+  ...convCases, ...poolCases, ...linearCases, ...softmaxCases, ...graphCases, ...trainCases,
 ];

@@ -1,0 +1,131 @@
+// The training loop shared by the CLI (Node), the headless-Chrome runner and the demo page.
+import { type Dataset, fillBatch, seeded, shuffled } from '../data/mnist.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { MNIST_MODELS, mnistModel, type MnistModelName } from './model.js';
+import { compileTrainer, invSchedule, type OptimizerConfig, type Trainer } from './trainer.js';
+
+export interface FitOptions {
+  model: MnistModelName;
+  epochs: number;
+  batch: number;
+  lr: number;
+  optimizer: 'sgd' | 'adam';
+  momentum: number;
+  weightDecay: number;
+  seed: number;
+  /** Report training loss/accuracy every this many steps. */
+  logEvery: number;
+  /** Evaluate on the test set after each epoch (the last epoch is always evaluated). */
+  evalEachEpoch: boolean;
+}
+
+export const FIT_DEFAULTS: FitOptions = {
+  model: 'adaptive-fastfood-1024', epochs: 1, batch: 64, lr: 0.01, optimizer: 'sgd', momentum: 0.9,
+  weightDecay: 5e-4, seed: 1, logEvery: 20, evalEachEpoch: true,
+};
+
+export type FitEvent =
+  | { kind: 'start'; model: string; params: number; steps: number; trainImages: number; adapter: string }
+  | { kind: 'progress'; epoch: number; step: number; steps: number; images: number; loss: number; accuracy: number; imagesPerSecond: number; seconds: number }
+  | { kind: 'eval'; epoch: number; testError: number; testLoss: number }
+  | { kind: 'done'; result: FitResult };
+
+export interface FitResult {
+  model: string;
+  params: number;
+  epochs: number;
+  trainImages: number;
+  testError: number;
+  testLoss: number;
+  seconds: number;
+  imagesPerSecond: number;
+  adapter: string;
+  history: { epoch: number; testError: number }[];
+}
+
+export function checkFitOptions(o: FitOptions): void {
+  if (!(MNIST_MODELS as readonly string[]).includes(o.model)) throw new Error(`deepfried: unknown model "${o.model}" (one of ${MNIST_MODELS.join(', ')})`);
+  for (const k of ['epochs', 'batch', 'logEvery'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`deepfried: --${k} must be a positive integer, got ${o[k]}`);
+  }
+  if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`deepfried: --lr must be a positive number, got ${o.lr}`);
+  if (o.optimizer !== 'sgd' && o.optimizer !== 'adam') throw new Error(`deepfried: --optimizer must be sgd or adam, got ${o.optimizer}`);
+}
+
+export interface FitIO {
+  onEvent?(e: FitEvent): void;
+  /** Checkpoint to resume from, and a sink for checkpoints (after every epoch and at the end). */
+  resume?: ArrayBuffer;
+  save?(checkpoint: ArrayBuffer): Promise<void>;
+  /** Polled between steps; returning true stops after the current step. */
+  shouldStop?(): boolean;
+}
+
+export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: FitOptions, io: FitIO = {}): Promise<FitResult> {
+  checkFitOptions(opts);
+  const emit = io.onEvent ?? (() => {});
+  const model = mnistModel(opts.model).init(rt, opts.seed);
+  const optimizer: OptimizerConfig = opts.optimizer === 'sgd'
+    ? { kind: 'sgd', lr: opts.lr, momentum: opts.momentum, weightDecay: opts.weightDecay }
+    : { kind: 'adam', lr: opts.lr, weightDecay: opts.weightDecay };
+  let trainer: Trainer | undefined;
+  try {
+    trainer = await compileTrainer(rt, model, { batch: opts.batch, optimizer, schedule: opts.optimizer === 'sgd' ? invSchedule() : undefined });
+    const stepsPerEpoch = Math.floor(train.count / opts.batch);
+    if (stepsPerEpoch < 1) throw new Error(`deepfried: ${train.count} training images are fewer than one batch of ${opts.batch}`);
+    const firstStep = io.resume ? loadCheckpoint(io.resume, model, trainer) : 0;
+    const total = stepsPerEpoch * opts.epochs;
+    const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture} ${rt.adapterInfo.description}`.trim();
+    emit({ kind: 'start', model: opts.model, params: model.parameterCount, steps: total, trainImages: train.count, adapter });
+    const x = new Float32Array(opts.batch * 28 * 28), y = new Int32Array(opts.batch);
+    const t0 = performance.now();
+    let pending: Promise<unknown> | undefined;
+    const history: { epoch: number; testError: number }[] = [];
+    let last = { testError: NaN, testLoss: NaN };
+    let step = firstStep, trained = 0;
+    while (step < total && !io.shouldStop?.()) {
+      const epoch = Math.floor(step / stepsPerEpoch);
+      const order = shuffled(train.count, seeded(opts.seed * 1000003 + epoch));
+      for (let s = step % stepsPerEpoch; s < stepsPerEpoch && !io.shouldStop?.(); s++) {
+        fillBatch(train, order, s * opts.batch, x, y);
+        await trainer.step(x, y);
+        step++; trained++;
+        if (step % opts.logEvery === 0 || step === total) {
+          await pending; // the previous report's readback: by now long finished, so no stall
+          const seconds = (performance.now() - t0) / 1000;
+          const at = step;
+          pending = trainer.stats().then((st) => emit({
+            kind: 'progress', epoch: epoch + 1, step: at, steps: total, images: at * opts.batch, loss: st.loss, accuracy: st.accuracy,
+            imagesPerSecond: (trained * opts.batch) / seconds, seconds,
+          }));
+        }
+      }
+      await pending;
+      const epochDone = step % stepsPerEpoch === 0;
+      if (epochDone && (opts.evalEachEpoch || step === total)) {
+        const r = await trainer.evaluate(test);
+        last = { testError: r.error, testLoss: r.loss };
+        history.push({ epoch: step / stepsPerEpoch, testError: r.error });
+        emit({ kind: 'eval', epoch: step / stepsPerEpoch, testError: r.error, testLoss: r.loss });
+      }
+      // a checkpoint after every epoch, so that a long run can resume where it stopped
+      if (epochDone && io.save && step < total) await io.save(await saveCheckpoint(model, trainer));
+    }
+    if (Number.isNaN(last.testError)) {
+      const r = await trainer.evaluate(test);
+      last = { testError: r.error, testLoss: r.loss };
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (io.save) await io.save(await saveCheckpoint(model, trainer));
+    const result: FitResult = {
+      model: opts.model, params: model.parameterCount, epochs: step / stepsPerEpoch, trainImages: train.count,
+      testError: last.testError, testLoss: last.testLoss, seconds, imagesPerSecond: (trained * opts.batch) / seconds, adapter, history,
+    };
+    emit({ kind: 'done', result });
+    return result;
+  } finally {
+    trainer?.destroy();
+    model.dispose();
+  }
+}

@@ -1,0 +1,304 @@
+// Layers: each declares its parameters and compiles itself into the training graph, returning a
+// node whose backward emits the gradient dispatches. Shapes include the batch dimension.
+import { dropoutKernel, elementwiseWorkgroups } from '../../kernels/elementwise.wgsl.js';
+import type { GraphBuilder } from '../graph/graph.js';
+import type { GpuRuntime, Tensor } from '../gpu/runtime.js';
+import { conv2dShape, encodeConv2d, encodeConv2dBackward } from '../ops/conv2d.js';
+import { encodeRelu, encodeReluBackward } from '../ops/elementwise.js';
+import { encodeFastfood, encodeFastfoodBackward, fastfoodShape } from '../ops/fastfood.js';
+import { encodeLinear, encodeLinearBackward, linearShape } from '../ops/linear.js';
+import { encodeAvgPool2d, encodeAvgPool2dBackward, encodeMaxPool2d, encodeMaxPool2dBackward, pool2dShape } from '../ops/pool.js';
+import { pair, type Pair } from '../ops/types.js';
+
+/** A learned tensor (or, with kind 'buffer', fixed state such as a permutation) owned by a layer. */
+export interface Param {
+  name: string;
+  /** "<layer index>.<layer kind>.<name>" once the layer is part of a Sequential. */
+  path: string;
+  shape: number[];
+  value: Tensor;
+  trainable: boolean;
+  /** Weight decay applies (weights yes, biases and Fastfood diagonals no). */
+  decay: boolean;
+  /** 'buffer' is saved in checkpoints but not counted as a parameter. */
+  kind: 'param' | 'buffer';
+  /** The parameter's natural scale c: it trains as if it were c·p′ with p′ of order 1 (an SGD
+   * learning-rate multiplier of c², Adam's of c). 1 for ordinary weights. */
+  scale: number;
+}
+
+export interface BuildContext {
+  g: GraphBuilder;
+  train: boolean;
+  /** The gradient tensor a backward pass must write for a trainable parameter. */
+  grad(p: Param): Tensor;
+  /** Per-step hyper-parameters (kernels/optim.wgsl.ts HYPER): the dropout seed lives there. */
+  hyper: Tensor;
+}
+
+export interface Node {
+  y: Tensor;
+  /** Emits dx (when needDx) and the parameter gradients. */
+  backward(dy: Tensor, needDx: boolean): Tensor | null;
+}
+
+export type Init = (n: number, rand: () => number) => Float32Array;
+
+export abstract class Layer {
+  readonly params: Param[] = [];
+  abstract readonly kind: string;
+  /** Output shape for an input shape (batch first); throws naming the problem. */
+  abstract outShape(inShape: readonly number[]): number[];
+  /** Creates the parameter tensors for an input shape. */
+  init(_rt: GpuRuntime, _inShape: readonly number[], _rand: () => number): void {}
+  abstract compile(c: BuildContext, x: Tensor): Node;
+
+  protected param(rt: GpuRuntime, name: string, shape: number[], data: Float32Array | Uint32Array, o: Partial<Pick<Param, 'trainable' | 'decay' | 'kind' | 'scale'>> = {}): Param {
+    const p: Param = { name, path: name, shape, value: rt.tensor(data, shape), trainable: o.trainable ?? true, decay: o.decay ?? false, kind: o.kind ?? 'param', scale: o.scale ?? 1 };
+    this.params.push(p);
+    return p;
+  }
+}
+
+/** Uniform(±sqrt(3/fanIn)): Caffe's "xavier" filler, which the paper's LeNet-style nets use. */
+export const xavier = (fanIn: number): Init => (n, rand) => Float32Array.from({ length: n }, () => (2 * rand() - 1) * Math.sqrt(3 / fanIn));
+export function gaussian(n: number, rand: () => number): Float32Array {
+  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+}
+
+export class Conv2d extends Layer {
+  readonly kind = 'Conv2d';
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly kh: number;
+  readonly kw: number;
+  w!: Param;
+  b!: Param;
+  constructor(readonly cin: number, readonly cout: number, kernel: Pair, opts: { stride?: Pair; padding?: Pair } = {}) {
+    super();
+    [this.kh, this.kw] = pair(kernel, 1, 'Conv2d kernel');
+    this.stride = pair(opts.stride, 1, 'Conv2d stride');
+    this.padding = pair(opts.padding, 0, 'Conv2d padding');
+  }
+  get opts() { return { stride: this.stride, padding: this.padding }; }
+  outShape(s: readonly number[]): number[] {
+    return conv2dShape(s, [this.cout, this.cin, this.kh, this.kw], [this.cout], this.opts);
+  }
+  override init(rt: GpuRuntime, _s: readonly number[], rand: () => number): void {
+    const fanIn = this.cin * this.kh * this.kw;
+    this.w = this.param(rt, 'weight', [this.cout, this.cin, this.kh, this.kw], xavier(fanIn)(this.cout * fanIn, rand), { decay: true });
+    this.b = this.param(rt, 'bias', [this.cout], new Float32Array(this.cout));
+  }
+  compile(c: BuildContext, x: Tensor): Node {
+    const y = c.g.value(this.outShape(x.shape), 'f32', 'conv y');
+    c.g.emit('conv2d', (ctx) => encodeConv2d(ctx, x, this.w.value, this.b.value, y, this.opts));
+    return {
+      y,
+      backward: (dy, needDx) => {
+        const dx = needDx ? c.g.value(x.shape, 'f32', 'conv dx') : undefined;
+        c.g.emit('conv2d backward', (ctx) => encodeConv2dBackward(ctx, x, this.w.value, dy, { dx, dw: c.grad(this.w), db: c.grad(this.b) }, this.opts));
+        return dx ?? null;
+      },
+    };
+  }
+}
+
+abstract class Pool2d extends Layer {
+  readonly opts: { kernel: [number, number]; stride: [number, number]; padding: [number, number] };
+  constructor(kernel: Pair, o: { stride?: Pair; padding?: Pair } = {}) {
+    super();
+    const k = pair(kernel, 1, 'pool kernel');
+    this.opts = { kernel: k, stride: o.stride === undefined ? k : pair(o.stride, 1, 'pool stride'), padding: pair(o.padding, 0, 'pool padding') };
+  }
+  outShape(s: readonly number[]): number[] { return pool2dShape(s, this.opts); }
+}
+
+export class MaxPool2d extends Pool2d {
+  readonly kind = 'MaxPool2d';
+  compile(c: BuildContext, x: Tensor): Node {
+    const y = c.g.value(this.outShape(x.shape), 'f32', 'maxpool y');
+    const argmax = c.train ? c.g.value(y.shape, 'i32', 'maxpool argmax') : undefined;
+    c.g.emit('maxPool2d', (ctx) => encodeMaxPool2d(ctx, x, y, this.opts, argmax));
+    return {
+      y,
+      backward: (dy, needDx) => {
+        if (!needDx) return null;
+        const dx = c.g.value(x.shape, 'f32', 'maxpool dx');
+        c.g.emit('maxPool2d backward', (ctx) => encodeMaxPool2dBackward(ctx, x, dy, dx, this.opts, argmax));
+        return dx;
+      },
+    };
+  }
+}
+
+export class AvgPool2d extends Pool2d {
+  readonly kind = 'AvgPool2d';
+  compile(c: BuildContext, x: Tensor): Node {
+    const y = c.g.value(this.outShape(x.shape), 'f32', 'avgpool y');
+    c.g.emit('avgPool2d', (ctx) => encodeAvgPool2d(ctx, x, y, this.opts));
+    return {
+      y,
+      backward: (dy, needDx) => {
+        if (!needDx) return null;
+        const dx = c.g.value(x.shape, 'f32', 'avgpool dx');
+        c.g.emit('avgPool2d backward', (ctx) => encodeAvgPool2dBackward(ctx, dy, dx, this.opts));
+        return dx;
+      },
+    };
+  }
+}
+
+export class ReLU extends Layer {
+  readonly kind = 'ReLU';
+  outShape(s: readonly number[]): number[] { return [...s]; }
+  compile(c: BuildContext, x: Tensor): Node {
+    const y = c.g.value(x.shape, 'f32', 'relu y');
+    c.g.emit('relu', () => encodeRelu(x, y));
+    return {
+      y,
+      backward: (dy, needDx) => {
+        if (!needDx) return null;
+        const dx = c.g.value(x.shape, 'f32', 'relu dx');
+        c.g.emit('relu backward', () => encodeReluBackward(x, dy, dx));
+        return dx;
+      },
+    };
+  }
+}
+
+/** Collapses every dimension after the batch. */
+export class Flatten extends Layer {
+  readonly kind = 'Flatten';
+  outShape(s: readonly number[]): number[] { return [s[0]!, s.slice(1).reduce((a, b) => a * b, 1)]; }
+  compile(c: BuildContext, x: Tensor): Node {
+    const y = c.g.reshape(x, this.outShape(x.shape));
+    return { y, backward: (dy, needDx) => (needDx ? c.g.reshape(dy, x.shape) : null) };
+  }
+}
+
+/** Inverted dropout with a fresh mask per step (a hash of the step seed and the element index). */
+export class Dropout extends Layer {
+  readonly kind = 'Dropout';
+  constructor(readonly p: number) {
+    super();
+    if (!(p >= 0 && p < 1)) throw new Error(`deepfried: Dropout p must be in [0, 1), got ${p}`);
+  }
+  outShape(s: readonly number[]): number[] { return [...s]; }
+  compile(c: BuildContext, x: Tensor): Node {
+    if (!c.train || this.p === 0) return { y: x, backward: (dy, needDx) => (needDx ? dy : null) };
+    const run = (src: Tensor, dst: Tensor) => c.g.emit('dropout', () => [
+      { kernel: dropoutKernel(), buffers: [c.hyper, src, dst], params: [src.size, this.p], workgroups: elementwiseWorkgroups(src.size) },
+    ]);
+    const y = c.g.value(x.shape, 'f32', 'dropout y');
+    run(x, y);
+    return {
+      y,
+      backward: (dy, needDx) => {
+        if (!needDx) return null;
+        const dx = c.g.value(x.shape, 'f32', 'dropout dx');
+        run(dy, dx);
+        return dx;
+      },
+    };
+  }
+}
+
+export class Linear extends Layer {
+  readonly kind = 'Linear';
+  w!: Param;
+  b!: Param;
+  constructor(readonly inFeatures: number, readonly outFeatures: number) { super(); }
+  outShape(s: readonly number[]): number[] { return linearShape(s, [this.outFeatures, this.inFeatures], [this.outFeatures]); }
+  override init(rt: GpuRuntime, _s: readonly number[], rand: () => number): void {
+    this.w = this.param(rt, 'weight', [this.outFeatures, this.inFeatures], xavier(this.inFeatures)(this.outFeatures * this.inFeatures, rand), { decay: true });
+    this.b = this.param(rt, 'bias', [this.outFeatures], new Float32Array(this.outFeatures));
+  }
+  compile(c: BuildContext, x: Tensor): Node {
+    const y = c.g.value(this.outShape(x.shape), 'f32', 'linear y');
+    c.g.emit('linear', (ctx) => encodeLinear(ctx, x, this.w.value, this.b.value, y));
+    return {
+      y,
+      backward: (dy, needDx) => {
+        const dx = needDx ? c.g.value(x.shape, 'f32', 'linear dx') : undefined;
+        c.g.emit('linear backward', (ctx) => encodeLinearBackward(ctx, x, this.w.value, dy, { dx, dw: c.grad(this.w), db: c.grad(this.b) }));
+        return dx ?? null;
+      },
+    };
+  }
+}
+
+/**
+ * Fastfood (Le et al.; Yang et al. §3): y = S·H·G·Π·H·B·x per d-sized block, blocks stacked
+ * until outFeatures, x zero-padded to d. Initialisation: B ∈ {±1}, G ~ N(0,1), Π a random
+ * permutation, S_i = ‖s_i‖/‖G‖_F with ‖s_i‖ ~ χ_d, times 1/(σ√d). σ defaults to √inFeatures,
+ * which gives each output the variance of a Xavier-initialised dense layer.
+ * Adaptive: B, G, S are learned; plain Fastfood keeps them fixed. S trains as c·S′ with
+ * c = 1/(σ√d) (Param.scale): its gradient Σ g⊙a5 carries a factor √d·‖x‖ that would otherwise
+ * blow S up in the first SGD step.
+ */
+export class Fastfood extends Layer {
+  readonly kind: string;
+  readonly d: number;
+  readonly blocks: number;
+  B!: Param;
+  G!: Param;
+  S!: Param;
+  perm!: Param;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, readonly opts: { adaptive?: boolean; d?: number; sigma?: number } = {}) {
+    super();
+    this.kind = opts.adaptive ? 'AdaptiveFastfood' : 'Fastfood';
+    this.d = opts.d ?? 2 ** Math.ceil(Math.log2(Math.max(inFeatures, 2)));
+    this.blocks = Math.ceil(outFeatures / this.d);
+  }
+  get adaptive(): boolean { return Boolean(this.opts.adaptive); }
+  outShape(s: readonly number[]): number[] {
+    const f = fastfoodShape(s, { blocks: this.blocks, d: this.d, inFeatures: this.inFeatures, outFeatures: this.outFeatures });
+    return [f.n, f.outFeatures];
+  }
+  override init(rt: GpuRuntime, _s: readonly number[], rand: () => number): void {
+    const { d, blocks } = this;
+    const n = blocks * d;
+    const sigma = this.opts.sigma ?? Math.sqrt(this.inFeatures);
+    const B = Float32Array.from({ length: n }, () => (rand() < 0.5 ? -1 : 1));
+    const G = gaussian(n, rand);
+    const S = new Float32Array(n);
+    const perm = new Uint32Array(n);
+    for (let k = 0; k < blocks; k++) {
+      let g2 = 0;
+      for (let i = 0; i < d; i++) g2 += G[k * d + i]! ** 2;
+      for (let i = 0; i < d; i++) {
+        let chi2 = 0; // ‖s_i‖² ~ χ²_d: the squared norm of a d-dimensional standard Gaussian
+        const z = gaussian(d, rand);
+        for (const v of z) chi2 += v * v;
+        S[k * d + i] = Math.sqrt(chi2) / Math.sqrt(g2) / (sigma * Math.sqrt(d));
+      }
+      const p = Uint32Array.from({ length: d }, (_, i) => i);
+      for (let i = d - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [p[i], p[j]] = [p[j]!, p[i]!]; }
+      perm.set(p, k * d);
+    }
+    const trainable = this.adaptive;
+    this.B = this.param(rt, 'B', [blocks, d], B, { trainable });
+    this.G = this.param(rt, 'G', [blocks, d], G, { trainable });
+    this.S = this.param(rt, 'S', [blocks, d], S, { trainable, scale: 1 / (sigma * Math.sqrt(d)) });
+    this.perm = this.param(rt, 'perm', [blocks, d], perm, { trainable: false, kind: 'buffer' });
+  }
+  get ffParams() {
+    return { B: this.B.value, G: this.G.value, S: this.S.value, perm: this.perm.value, outFeatures: this.outFeatures };
+  }
+  compile(c: BuildContext, x: Tensor): Node {
+    const y = c.g.value(this.outShape(x.shape), 'f32', 'fastfood y');
+    const N = x.shape[0]!;
+    const saved = c.train ? { a3: c.g.value([N, this.blocks, this.d], 'f32', 'fastfood a3'), a5: c.g.value([N, this.blocks, this.d], 'f32', 'fastfood a5') } : undefined;
+    c.g.emit('fastfood', (ctx) => encodeFastfood(ctx, x, this.ffParams, y, saved));
+    return {
+      y,
+      backward: (dy, needDx) => {
+        const dx = needDx ? c.g.value(x.shape, 'f32', 'fastfood dx') : undefined;
+        if (!dx && !this.adaptive) return null;
+        const grad = (p: Param) => (this.adaptive ? c.grad(p) : c.g.value(p.shape, 'f32', 'unused grad'));
+        c.g.emit('fastfood backward', (ctx) => encodeFastfoodBackward(ctx, x, this.ffParams, dy, saved!, { dx, dB: grad(this.B), dG: grad(this.G), dS: grad(this.S) }));
+        return dx ?? null;
+      },
+    };
+  }
+}

@@ -1,0 +1,44 @@
+// The browser training page in headless Chrome: train a few steps, check the plots have drawn.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { serveDemo } from '../../examples/demo.js';
+import { launchChrome } from '../support/chrome.js';
+
+it.skipIf(process.env.DEEPFRIED_SKIP_CHROME === '1')('demo page trains in headless Chrome and draws its loss plot', async () => {
+  const served = await serveDemo();
+  const browser = await launchChrome();
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1000, height: 700 });
+    await page.goto(served.url);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', { timeout: 60_000 });
+    await page.select('#model', 'adaptive-fastfood-1024');
+    await page.$eval('#limit', (e) => { (e as HTMLInputElement).value = '640'; });
+    await page.$eval('#epochs', (e) => { (e as HTMLInputElement).value = '1'; });
+    await page.click('#start');
+    await page.waitForFunction(() => {
+      const s = (globalThis as any).__demo;
+      const st = document.getElementById('status')?.textContent ?? '';
+      if (st.startsWith('error')) throw new Error(st);
+      return s.evals >= 1 && !s.running;
+    }, { timeout: 240_000, polling: 500 });
+    // the loss plot's canvas has coloured (the series' red) pixels
+    const red = await page.$eval('#loss canvas', (c) => {
+      const ctx = (c as HTMLCanvasElement).getContext('2d')!;
+      const d = ctx.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i]! > 150 && d[i + 1]! < 100 && d[i + 2]! < 100) n++;
+      return n;
+    });
+    const shot = join(mkdtempSync(join(tmpdir(), 'deepfried-')), 'demo.png');
+    await page.screenshot({ path: shot });
+    console.log(`demo screenshot: ${shot}; ${red} plotted pixels; status "${await page.$eval('#status', (e) => e.textContent)}"`);
+    expect(red).toBeGreaterThan(50);
+    expect(await page.$eval('#status', (e) => e.textContent)).toBe('done');
+  } finally {
+    await browser.close();
+    await served.close();
+  }
+}, 300_000);

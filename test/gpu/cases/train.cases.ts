@@ -1,0 +1,48 @@
+// End to end: a few hundred real MNIST images through the compiled training step.
+import { loadMnist, fillBatch } from '../../../src/data/mnist.js';
+import { saveCheckpoint, loadCheckpoint } from '../../../src/nn/checkpoint.js';
+import { mnistModel } from '../../../src/nn/model.js';
+import { compileTrainer } from '../../../src/nn/trainer.js';
+import { expectClose, expectEqual, expectThrows, type GpuCase } from '../harness.js';
+
+export const trainCases: GpuCase[] = [
+  {
+    name: 'train: adaptive-fastfood-1024 on 320 MNIST images — loss falls, buffer count flat, checkpoint round-trips',
+    async run(rt) {
+      const ds = await loadMnist('train', { limit: 320 });
+      const model = mnistModel('adaptive-fastfood-1024').init(rt, 7);
+      expectEqual(model.parameterCount, 25570 + 3 * 1024 + 10250, 'parameter count');
+      const trainer = await compileTrainer(rt, model, { batch: 32, optimizer: { kind: 'sgd', lr: 0.02, momentum: 0.9, weightDecay: 5e-4 } });
+      const x = new Float32Array(32 * 784), y = new Int32Array(32);
+      const order = Uint32Array.from({ length: ds.count }, (_, i) => i);
+      const losses: number[] = [];
+      let buffers = -1;
+      for (let epoch = 0; epoch < 4; epoch++) {
+        for (let s = 0; s < 10; s++) {
+          fillBatch(ds, order, s * 32, x, y);
+          await trainer.step(x, y);
+        }
+        const st = await trainer.stats();
+        if (!Number.isFinite(st.loss)) throw new Error(`loss is ${st.loss} in epoch ${epoch}`);
+        losses.push(st.loss);
+        const live = rt.stats().liveBuffers;
+        if (epoch === 1) buffers = live;
+        if (epoch > 1 && live !== buffers) throw new Error(`GPU buffer count changed across steps: ${buffers} → ${live}`);
+      }
+      if (!(losses[3]! < 0.6 * losses[0]!)) throw new Error(`loss did not fall: ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
+
+      // a checkpoint restores identical outputs in a fresh model
+      const ev = await trainer.evaluate(ds, 64);
+      const ckpt = await saveCheckpoint(model, trainer);
+      const model2 = mnistModel('adaptive-fastfood-1024').init(rt, 99);
+      const t2 = await compileTrainer(rt, model2, { batch: 32, optimizer: { kind: 'sgd', lr: 0.02 } });
+      loadCheckpoint(ckpt, model2, t2);
+      const ev2 = await t2.evaluate(ds, 64);
+      expectClose([ev2.loss, ev2.error], [ev.loss, ev.error], { atol: 0, rtol: 0 }, 'restored evaluation');
+      await expectThrows(() => loadCheckpoint(ckpt, mnistModel('reference').init(rt, 1)), /checkpoint is of model "adaptive-fastfood-1024", not "reference"/, 'wrong model');
+      for (const t of [trainer, t2]) t.destroy();
+      model.dispose();
+      model2.dispose();
+    },
+  },
+];
