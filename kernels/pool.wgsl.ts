@@ -24,28 +24,41 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3
   let hLo = max(h0, 0); let hHi = min(h0 + P.KH, i32(P.H));
   let wLo = max(w0, 0); let wHi = min(w0 + P.KW, i32(P.W));`;
 
-export const maxPoolKernel = (withArgmax: boolean): KernelInstance => kernel(
-  withArgmax ? 'max_pool_argmax' : 'max_pool',
+/** Small windows are unrolled from TS (kernel size baked into the WGSL, each cell masked);
+ * per-lane loop trip counts are slow on SwiftShader. */
+export const UNROLL_MAX = 3;
+const cells = (window: [number, number] | undefined, stmt: string) => window
+  ? Array.from({ length: window[0] * window[1] }, (_, c) => {
+    const dh = Math.floor(c / window[1]), dw = c % window[1];
+    return `{
+    let ih = h0 + ${dh}; let iw = w0 + ${dw};
+    if (ih >= 0 && ih < i32(P.H) && iw >= 0 && iw < i32(P.W)) {
+      let idx = ih * i32(P.W) + iw;
+      ${stmt}
+    }
+  }`;
+  }).join('\n  ')
+  : `for (var ih = hLo; ih < hHi; ih++) {
+    for (var iw = wLo; iw < wHi; iw++) {
+      let idx = ih * i32(P.W) + iw;
+      ${stmt}
+    }
+  }`;
+
+export const maxPoolKernel = (withArgmax: boolean, window?: [number, number]): KernelInstance => kernel(
+  `max_pool${withArgmax ? '_argmax' : ''}${window ? `_${window[0]}x${window[1]}` : ''}`,
   [ro('x'), rw('y'), ...(withArgmax ? [rw('argmax', 'i32')] : [])], POOL_PARAMS, `${prologue}
   var best = 0.0;
   var arg = -1;
-  for (var ih = hLo; ih < hHi; ih++) {
-    for (var iw = wLo; iw < wHi; iw++) {
-      let idx = ih * i32(P.W) + iw;
-      let v = x[plane + u32(idx)];
-      if (arg < 0 || v > best) { best = v; arg = idx; }
-    }
-  }
+  ${cells(window, `let v = x[plane + u32(idx)];
+      if (arg < 0 || v > best) { best = v; arg = idx; }`)}
   y[o] = best;
   ${withArgmax ? 'argmax[o] = arg;' : ''}
 }`);
 
-export const avgPoolKernel = (): KernelInstance => kernel('avg_pool', [ro('x'), rw('y')], POOL_PARAMS, `${prologue}
+export const avgPoolKernel = (window?: [number, number]): KernelInstance => kernel(
+  `avg_pool${window ? `_${window[0]}x${window[1]}` : ''}`, [ro('x'), rw('y')], POOL_PARAMS, `${prologue}
   var s = 0.0;
-  for (var ih = hLo; ih < hHi; ih++) {
-    for (var iw = wLo; iw < wHi; iw++) {
-      s += x[plane + u32(ih * i32(P.W) + iw)];
-    }
-  }
+  ${cells(window, 's += x[plane + u32(idx)];')}
   y[o] = s / f32((hHi - hLo) * (wHi - wLo));
 }`);

@@ -1,5 +1,5 @@
 // maxPool2d / avgPool2d over NCHW: shape inference, validation, forward and backward dispatches.
-import { avgPoolKernel, maxPoolKernel, poolWorkgroups } from '../../kernels/pool.wgsl.js';
+import { avgPoolKernel, maxPoolKernel, poolWorkgroups, UNROLL_MAX } from '../../kernels/pool.wgsl.js';
 import { avgPoolBackwardKernel, disjointInvocations, maxPoolBackwardKernel } from '../../kernels/pool_grad.wgsl.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
 import { pair, type PoolOptions } from './types.js';
@@ -40,6 +40,8 @@ function check(op: string, x: Tensor, opts: PoolOptions): { g: PoolGeometry; out
   return { g: poolGeometry(op, opts), out: pool2dShape(x.shape, opts, op) };
 }
 
+const unrolled = (g: PoolGeometry): [number, number] | undefined => (g.kernel.every((k) => k <= UNROLL_MAX) ? g.kernel : undefined);
+
 /** Windows never overlap: each input cell lies in at most one. */
 const disjoint = (g: PoolGeometry): boolean => g.stride[0] >= g.kernel[0] && g.stride[1] >= g.kernel[1];
 
@@ -58,7 +60,7 @@ export function encodeMaxPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: 
   expectShape('maxPool2d', 'y', y, out);
   if (argmax) { expectShape('maxPool2d', 'argmax', argmax, out); dtype('maxPool2d', 'argmax', argmax, 'i32'); }
   return [{
-    kernel: maxPoolKernel(Boolean(argmax)), buffers: argmax ? [x, y, argmax] : [x, y],
+    kernel: maxPoolKernel(Boolean(argmax), unrolled(g)), buffers: argmax ? [x, y, argmax] : [x, y],
     params: params(y.size, x.shape, out, g), workgroups: poolWorkgroups(y.size),
   }];
 }
@@ -83,7 +85,7 @@ export function encodeMaxPool2dBackward(ctx: EncodeContext, x: Tensor, dy: Tenso
 export function encodeAvgPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: PoolOptions): Dispatch[] {
   const { g, out } = check('avgPool2d', x, opts);
   expectShape('avgPool2d', 'y', y, out);
-  return [{ kernel: avgPoolKernel(), buffers: [x, y], params: params(y.size, x.shape, out, g), workgroups: poolWorkgroups(y.size) }];
+  return [{ kernel: avgPoolKernel(unrolled(g)), buffers: [x, y], params: params(y.size, x.shape, out, g), workgroups: poolWorkgroups(y.size) }];
 }
 
 /** dx for average pooling; the input shape is dx's. */

@@ -39,6 +39,9 @@ const sweep: [Shape4, PoolOptions][] = [
   [[1, 1, 3, 3], { kernel: 3, stride: 3 }],
   [[2, 3, 7, 8], { kernel: 2, stride: 3, padding: 1 }],
   [[1, 2, 9, 7], { kernel: [2, 3], stride: [3, 4], padding: [0, 1] }],
+  // windows over 3×3 take the forward's loop (not unrolled) variant
+  [[2, 3, 9, 10], { kernel: [4, 5], stride: [2, 3], padding: [1, 2] }],
+  [[1, 2, 8, 9], { kernel: 4, padding: 1 }],
   [[4, 20, 24, 24], { kernel: 2, stride: 2 }],
 ];
 
