@@ -25,8 +25,8 @@ const rowLoop = (c: RowCode, body: string) => c.g.T > 1
   : `for (var it = 0u; it < P.rpw; it++) {\n  let row = (w * P.rpw + it) * ${c.g.L}u + s;\n  if (row < P.rows) {\n${body}\n  }\n}`;
 
 /** y = Fastfood(x); with `train`, also a3 (layout C) and a5 (layout S) as [rows, blocks, d]. */
-export function fastfoodForwardKernel(d: number, train: boolean, storage: number): KernelInstance {
-  const g = rowGeometry(d), c = new RowCode(g), pp = pingPong(d, g.L, storage);
+export function fastfoodForwardKernel(d: number, train: boolean, storage: number, maxRegisters = 32): KernelInstance {
+  const g = rowGeometry(d, maxRegisters), c = new RowCode(g), pp = pingPong(d, g.L, storage);
   const sh2 = pp ? 'sh2' : 'sh';
   const body = wgsl`
 var<workgroup> sh: array<f32, ${c.shLen}>;
@@ -78,8 +78,8 @@ ${entry(c)} {
 
 /** Backward of one workgroup's rows: dx (optional) and per-workgroup partial sums of dB, dG, dS
  * in part [3, workgroups, blocks·d], reduced by fastfoodReduceKernel. */
-export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number): KernelInstance {
-  const g = rowGeometry(d), c = new RowCode(g), pp = pingPong(d, g.L, storage);
+export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number, maxRegisters = 32): KernelInstance {
+  const g = rowGeometry(d, maxRegisters), c = new RowCode(g), pp = pingPong(d, g.L, storage);
   const sh2 = pp ? 'sh2' : 'sh';
   const body = wgsl`
 var<workgroup> sh: array<f32, ${c.shLen}>;

@@ -13,9 +13,6 @@
 // phase, so no one can still be reading them. Rows of d ≤ 32 are one invocation each (T = 1).
 import { kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
 
-/** Registers per invocation: more means fewer barriers but longer code. */
-export const FWHT_TUNING = { maxRegisters: 32 };
-
 export interface RowGeometry {
   d: number;
   k: number;
@@ -30,7 +27,8 @@ export interface RowGeometry {
   los: number[];
 }
 
-export function rowGeometry(d: number, maxRegisters = FWHT_TUNING.maxRegisters): RowGeometry {
+/** `maxRegisters` (values per invocation) trades barriers (one per phase) against registers. */
+export function rowGeometry(d: number, maxRegisters = 32): RowGeometry {
   const k = Math.round(Math.log2(d));
   if (2 ** k !== d || k < 1) throw new Error(`deepfried: rowGeometry: d = ${d} is not a power of two ≥ 2`);
   if (k <= 5) return { d, k, T: 1, R: d, L: Math.min(64, 512 / d), lr: k, los: [0] };
@@ -58,8 +56,9 @@ export class RowCode {
   bases(): string {
     if (this.g.T === 1) return '';
     const mask = (lo: number) => 2 ** lo - 1;
-    return [...new Set([...this.g.los, 0])].map((lo) =>
-      `let tb${lo} = (t & ${mask(lo)}u) | ((t >> ${lo}u) << ${lo + this.g.lr}u);`).join('\n');
+    const { k, lr } = this.g;
+    return [...new Set([...this.g.los, 0])].map((lo) => `let tb${lo} = ${lo === k - lr ? 't'
+      : lo === 0 ? `t << ${lr}u` : `(t & ${mask(lo)}u) | ((t >> ${lo}u) << ${lo + lr}u)`};`).join('\n');
   }
   decl(name: string, type = 'f32', init = type === 'u32' ? '0u' : '0.0'): string {
     return this.js.map((j) => `var ${name}${j}: ${type} = ${init};`).join('\n');
@@ -110,8 +109,8 @@ export class RowCode {
 }
 
 /** In-workgroup FWHT of rows of length d ≤ maxComputeWorkgroupStorageSize/4: y = scale·H·x. */
-export function fwhtRowsKernel(d: number): KernelInstance {
-  const g = rowGeometry(d), c = new RowCode(g);
+export function fwhtRowsKernel(d: number, maxRegisters = 32): KernelInstance {
+  const g = rowGeometry(d, maxRegisters), c = new RowCode(g);
   const uniformRow = g.T > 1;
   const body = wgsl`
 #if ${uniformRow}

@@ -4,7 +4,7 @@ import {
 } from '../../kernels/fastfood_multipass.wgsl.js';
 import { rowGeometry } from '../../kernels/fwht.wgsl.js';
 import { Tensor, type Dispatch, type EncodeContext, type GpuRuntime } from '../gpu/runtime.js';
-import { encodeFwhtRows, maxLocalFwht, rowsPerWorkgroup } from './fwht.js';
+import { encodeFwhtRows, maxLocalFwht, registersFor, rowsPerWorkgroup, targetWorkgroups } from './fwht.js';
 import type { FastfoodGrads, FastfoodParams } from './types.js';
 import { dtype, fail, rank } from './validate.js';
 
@@ -92,18 +92,18 @@ function expectShape(name: string, t: Tensor, shape: readonly number[]): void {
 /** One workgroup holds whole rows while d fits workgroup memory. The training kernels stop
  * earlier: each costs SwiftShader seconds to compile per 4 KiB of workgroup memory (see the
  * note in kernels/fastfood.wgsl.ts), and they run once per step next to far larger convolutions. */
-const fused = (ctx: EncodeContext, d: number, training: boolean) =>
-  !FASTFOOD_OPTIONS.forceMultipass && d <= maxLocalFwht(ctx) && (!training || d <= FASTFOOD_OPTIONS.maxFusedTraining);
+const fused = (ctx: EncodeContext, x: Tensor, d: number, training: boolean) =>
+  !FASTFOOD_OPTIONS.forceMultipass && d <= maxLocalFwht(ctx, x) && (!training || d <= FASTFOOD_OPTIONS.maxFusedTraining);
 
-function launch(ctx: EncodeContext, n: number, d: number): { rpw: number; workgroups: number; slots: number } {
-  const L = rowGeometry(d).L, groups = Math.ceil(n / L), rpw = rowsPerWorkgroup(groups, FASTFOOD_OPTIONS.targetWorkgroups);
+function launch(x: Tensor, n: number, d: number): { rpw: number; workgroups: number; slots: number } {
+  const L = rowGeometry(d, registersFor(x, d)).L, groups = Math.ceil(n / L), rpw = rowsPerWorkgroup(groups, targetWorkgroups(x));
   const workgroups = Math.ceil(groups / rpw);
   return { rpw, workgroups, slots: workgroups * L };
 }
 
-/** Tuning of the fused kernels: how many workgroups they aim for, the longest row of the fused
- * training kernels, and (for tests) forcing the multi-pass path. */
-export const FASTFOOD_OPTIONS = { targetWorkgroups: 1024, maxFusedTraining: 2048, forceMultipass: false };
+/** Tuning of the fused kernels: the longest row of the fused training kernels and (for tests)
+ * forcing the multi-pass path. */
+export const FASTFOOD_OPTIONS = { maxFusedTraining: 2048, forceMultipass: false };
 
 /** y = Fastfood(x); with `saved`, the training variant also writes a3 and a5 [N, blocks, d]. */
 export function encodeFastfood(ctx: EncodeContext, x: Tensor, p: FastfoodDeviceParams, y: Tensor, saved?: FastfoodSaved): Dispatch[] {
@@ -111,12 +111,12 @@ export function encodeFastfood(ctx: EncodeContext, x: Tensor, p: FastfoodDeviceP
   expectShape('y', y, [n, outFeatures]);
   if (saved) for (const k of ['a3', 'a5'] as const) expectShape(k, saved[k], [n, blocks, d]);
   const params = [n, 0, inFeatures, outFeatures, blocks];
-  if (fused(ctx, d, !!saved)) {
-    const { rpw, workgroups } = launch(ctx, n, d);
+  if (fused(ctx, x, d, !!saved)) {
+    const { rpw, workgroups } = launch(x, n, d);
     params[1] = rpw;
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
     return [{
-      kernel: fastfoodForwardKernel(d, !!saved, storage),
+      kernel: fastfoodForwardKernel(d, !!saved, storage, registersFor(x, d)),
       buffers: [x, p.B, p.G, p.S, p.perm, y, ...(saved ? [saved.a3, saved.a5] : [])], params, workgroups,
     }];
   }
@@ -143,13 +143,13 @@ export function encodeFastfoodBackward(
   if (out.dx) expectShape('dx', out.dx, [n, inFeatures]);
   for (const k of ['dB', 'dG', 'dS'] as const) expectShape(k, out[k], [blocks, d]);
   const M = blocks * d;
-  if (fused(ctx, d, true)) {
-    const { rpw, workgroups, slots } = launch(ctx, n, d);
+  if (fused(ctx, x, d, true)) {
+    const { rpw, workgroups, slots } = launch(x, n, d);
     const part = ctx.scratch([3, slots, M], 'f32', 'fastfood partials');
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
     return [
       {
-        kernel: fastfoodBackwardKernel(d, !!out.dx, storage),
+        kernel: fastfoodBackwardKernel(d, !!out.dx, storage, registersFor(x, d)),
         buffers: [x, p.B, p.G, p.S, p.perm, dy, saved.a3, saved.a5, part, ...(out.dx ? [out.dx] : [])],
         params: [n, rpw, inFeatures, outFeatures, blocks, workgroups], workgroups,
       },

@@ -4,10 +4,10 @@ import type { FwhtOptions } from './types.js';
 import { dtype, fail } from './validate.js';
 
 /** Longest row one workgroup transforms on its own (the rest is done by global passes). */
-export function maxLocalFwht(ctx: Pick<EncodeContext, 'limits'>): number {
+export function maxLocalFwht(ctx: Pick<EncodeContext, 'limits'>, x: Tensor): number {
   let d = 8192;
   while (d > 2 && d * 4 > ctx.limits.maxComputeWorkgroupStorageSize) d /= 2;
-  while (d > 32 && rowGeometry(d).T > ctx.limits.maxComputeInvocationsPerWorkgroup) d /= 2;
+  while (d > 32 && rowGeometry(d, registersFor(x, d)).T > ctx.limits.maxComputeInvocationsPerWorkgroup) d /= 2;
   return d;
 }
 
@@ -17,17 +17,44 @@ export function rowsPerWorkgroup(groups: number, target = 1024): number {
   return Math.max(1, Math.ceil(groups / target));
 }
 
+/** Workgroups the row kernels aim for and values per invocation; 0 chooses by adapter (tests
+ * and benchmarks may set them). */
+export const ROW_TUNING = { targetWorkgroups: 0, maxRegisters: 0 };
+
+function cpuAdapter(x: Tensor): boolean {
+  const a = x.rt.adapterInfo;
+  return a.isFallbackAdapter || /swiftshader|llvmpipe|cpu/i.test(`${a.architecture} ${a.description}`);
+}
+
+/** A GPU keeps 32 values per invocation (more threads, more barriers, which are cheap there).
+ * On a CPU adapter barriers switch coroutines, so rows use two phases (one transpose per H)
+ * with up to 2^ceil(k/2) values per invocation. */
+export function registersFor(x: Tensor, d: number): number {
+  if (ROW_TUNING.maxRegisters > 0) return ROW_TUNING.maxRegisters;
+  return cpuAdapter(x) ? Math.max(32, 2 ** Math.ceil(Math.log2(d) / 2)) : 32;
+}
+
+/** Workgroups to aim for. A CPU adapter (SwiftShader) runs a few workgroups per core at a time
+ * and pays per workgroup for zeroing workgroup memory and loading B, G, S, perm: there, a few
+ * long-lived workgroups measured ~5–10× faster than one row per workgroup (d = 1024, 256 rows). */
+export function targetWorkgroups(x: Tensor): number {
+  if (ROW_TUNING.targetWorkgroups > 0) return ROW_TUNING.targetWorkgroups;
+  if (!cpuAdapter(x)) return 1024;
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 2;
+  return 2 * cores;
+}
+
 const GLOBAL_BITS = 7;
 
 /** dst = scale·H·src over rows of length d (src and dst distinct, both rows·d long). */
 export function encodeFwhtRows(ctx: EncodeContext, src: Tensor, dst: Tensor, rows: number, d: number, scale: number): Dispatch[] {
-  const local = Math.min(d, maxLocalFwht(ctx));
+  const local = Math.min(d, maxLocalFwht(ctx, src)), regs = registersFor(src, local);
   const out: Dispatch[] = [];
   const lrows = rows * (d / local), g = rowGeometry(local);
-  const groups = Math.ceil(lrows / g.L), rpw = rowsPerWorkgroup(groups);
+  const groups = Math.ceil(lrows / g.L), rpw = rowsPerWorkgroup(groups, targetWorkgroups(src));
   const passes: [number, number][] = [];
   for (let lo = Math.log2(local), k = Math.log2(d); lo < k; lo += GLOBAL_BITS) passes.push([Math.min(GLOBAL_BITS, k - lo), lo]);
-  out.push({ kernel: fwhtRowsKernel(local), buffers: [src, dst], params: [lrows, rpw, passes.length ? 1 : scale], workgroups: Math.ceil(groups / rpw) });
+  out.push({ kernel: fwhtRowsKernel(local, regs), buffers: [src, dst], params: [lrows, rpw, passes.length ? 1 : scale], workgroups: Math.ceil(groups / rpw) });
   passes.forEach(([r, lo], i) => {
     const count = rows * d / 2 ** r;
     out.push({ kernel: fwhtGlobalKernel(r, lo, d), buffers: [dst], params: [count, i === passes.length - 1 ? scale : 1], workgroups: Math.ceil(count / 64) });

@@ -1,8 +1,10 @@
 import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
 import { FASTFOOD_OPTIONS, fastfoodShape } from '../../../src/ops/fastfood.js';
+import { ROW_TUNING } from '../../../src/ops/fwht.js';
 import type { FastfoodParams } from '../../../src/ops/types.js';
 import { fastfoodBackwardRef, fastfoodRef, type FastfoodRefParams } from '../../../src/reference/fastfood.js';
+import { fwhtRef } from '../../../src/reference/fwht.js';
 import { expectClose, expectThrows, randn, rng, type GpuCase, type Tolerance } from '../harness.js';
 
 const U = 2 ** -24;
@@ -61,10 +63,13 @@ async function checkAgainstReference(rt: Runtime, pr: Problem, what: string, per
   s.dispose();
 }
 
-async function withOptions(o: Partial<typeof FASTFOOD_OPTIONS>, f: () => Promise<void>): Promise<void> {
-  const saved = { ...FASTFOOD_OPTIONS };
-  Object.assign(FASTFOOD_OPTIONS, o);
-  try { await f(); } finally { Object.assign(FASTFOOD_OPTIONS, saved); }
+async function withOptions(o: Partial<typeof FASTFOOD_OPTIONS & typeof ROW_TUNING>, f: () => Promise<void>): Promise<void> {
+  const saved = { ...FASTFOOD_OPTIONS }, savedRows = { ...ROW_TUNING };
+  const { targetWorkgroups, maxRegisters, ...ff } = o;
+  Object.assign(FASTFOOD_OPTIONS, ff);
+  if (targetWorkgroups !== undefined) ROW_TUNING.targetWorkgroups = targetWorkgroups;
+  if (maxRegisters !== undefined) ROW_TUNING.maxRegisters = maxRegisters;
+  try { await f(); } finally { Object.assign(FASTFOOD_OPTIONS, saved); Object.assign(ROW_TUNING, savedRows); }
 }
 
 const name = (p: Problem) => `n=${p.n} in=${p.inF} d=${p.d} blocks=${p.blocks} out=${p.out}`;
@@ -134,14 +139,18 @@ export const fastfoodCases: GpuCase[] = [
       }
     }),
   },
-  {
-    name: 'fastfood several rows per workgroup',
-    run: (rt) => withOptions({ targetWorkgroups: 2 }, async () => {
-      for (const pr of [{ n: 150, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 37, inF: 50, d: 64, blocks: 2, out: 100 }, { n: 9, inF: 1000, d: 1024, blocks: 1, out: 999 }]) {
-        await checkAgainstReference(rt, pr, `fastfood rows/workgroup ${name(pr)}`);
+  ...[2, 1024].map((target): GpuCase => ({
+    name: `fastfood and fwht aiming at ${target} workgroups (${target === 2 ? 'many rows per workgroup, as on a CPU adapter' : 'one row per workgroup and 32 values per invocation, as on a GPU'})`,
+    run: (rt) => withOptions({ targetWorkgroups: target, maxRegisters: target === 2 ? 0 : 32 }, async () => {
+      const gpuOnly = target === 2 ? [] : [{ n: 3, inF: 2000, d: 2048, blocks: 1, out: 2047 }];
+      for (const pr of [{ n: 150, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 37, inF: 50, d: 64, blocks: 2, out: 100 }, { n: 9, inF: 1000, d: 1024, blocks: 1, out: 999 }, ...gpuOnly]) {
+        await checkAgainstReference(rt, pr, `fastfood target ${target} ${name(pr)}`);
       }
+      const xs = randn(37 * 64, 3), x = rt.tensor(xs, [37, 64]), y = await rt.fwht(x), ref = fwhtRef(xs, 64);
+      expectClose(await y.read(), ref, { atol: 4 * U * 6 * rms(ref), rtol: 0 }, `fwht target ${target}`);
+      x.dispose(); y.dispose();
     }),
-  },
+  })),
   {
     name: 'fastfood backward: finite differences of the GPU forward (d=4, every entry)',
     run: (rt) => finiteDifferences(rt, { n: 2, inF: 3, d: 4, blocks: 2, out: 7 }, 1e9),
