@@ -25,11 +25,12 @@ const rowLoop = (c: RowCode, body: string) => c.g.T > 1
   : `for (var it = 0u; it < P.rpw; it++) {\n  let row = (w * P.rpw + it) * ${c.g.L}u + s;\n  if (row < P.rows) {\n${body}\n  }\n}`;
 
 /** y = Fastfood(x); with `train`, also a3 (layout C) and a5 (layout S) as [rows, blocks, d]. */
-export function fastfoodForwardKernel(d: number, train: boolean, storage: number, maxRegisters = 32): KernelInstance {
-  const g = rowGeometry(d, maxRegisters), c = new RowCode(g), pp = pingPong(d, g.L, storage);
+export function fastfoodForwardKernel(d: number, train: boolean, storage: number, maxRegisters = 32, swizzle = false): KernelInstance {
+  const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle), pp = pingPong(d, g.L, storage);
   const sh2 = pp ? 'sh2' : 'sh';
   const body = wgsl`
 var<workgroup> sh: array<f32, ${c.shLen}>;
+${c.swFn()}
 #if ${pp}
 var<workgroup> sh2: array<f32, ${c.shLen}>;
 #endif
@@ -48,12 +49,12 @@ ${entry(c)} {
   for (var k = 0u; k < P.blocks; k++) {
     let o = k * ${d}u;
     ${c.each((j) => `b${j} = B[o + ${c.idx(c.S, j)}]; ss${j} = S[o + ${c.idx(c.S, j)}];`)}
-    ${c.each((j) => `gg${j} = G[o + ${c.idx(c.C, j)}]; pm${j} = sb + perm[o + ${c.idx(c.C, j)}];`)}
+    ${c.each((j) => `gg${j} = G[o + ${c.idx(c.C, j)}]; pm${j} = ${c.at(`sb + perm[o + ${c.idx(c.C, j)}]`)};`)}
     ${rowLoop(c, wgsl`
     let xb = row * P.inF;
     ${c.each((j) => `r${j} = b${j} * ldx(${c.idx(c.S, j)}, xb);`)}
     ${c.hadamard('r', 'sh', 'SC')}
-    ${c.each((j) => `sh[sb + ${c.idx(c.C, j)}] = r${j};`)}
+    ${c.each((j) => `sh[${c.at(`sb + ${c.idx(c.C, j)}`)}] = r${j};`)}
     ${c.barrier()}
     ${c.each((j) => `r${j} = sh[pm${j}];`)}
     let ab = (row * P.blocks + k) * ${d}u;
@@ -78,11 +79,12 @@ ${entry(c)} {
 
 /** Backward of one workgroup's rows: dx (optional) and per-workgroup partial sums of dB, dG, dS
  * in part [3, workgroups, blocks·d], reduced by fastfoodReduceKernel. */
-export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number, maxRegisters = 32): KernelInstance {
-  const g = rowGeometry(d, maxRegisters), c = new RowCode(g), pp = pingPong(d, g.L, storage);
+export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number, maxRegisters = 32, swizzle = false): KernelInstance {
+  const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle), pp = pingPong(d, g.L, storage);
   const sh2 = pp ? 'sh2' : 'sh';
   const body = wgsl`
 var<workgroup> sh: array<f32, ${c.shLen}>;
+${c.swFn()}
 #if ${pp}
 var<workgroup> sh2: array<f32, ${c.shLen}>;
 #endif
@@ -112,7 +114,7 @@ ${entry(c)} {
   for (var k = 0u; k < P.blocks; k++) {
     let o = k * ${d}u;
     ${c.each((j) => `b${j} = B[o + ${c.idx(c.S, j)}]; ss${j} = S[o + ${c.idx(c.S, j)}]; dB${j} = 0.0; dS${j} = 0.0;`)}
-    ${c.each((j) => `gg${j} = G[o + ${c.idx(c.C, j)}]; pm${j} = sb + perm[o + ${c.idx(c.C, j)}]; dG${j} = 0.0;`)}
+    ${c.each((j) => `gg${j} = G[o + ${c.idx(c.C, j)}]; pm${j} = ${c.at(`sb + perm[o + ${c.idx(c.C, j)}]`)}; dG${j} = 0.0;`)}
     ${rowLoop(c, wgsl`
     let ab = (row * P.blocks + k) * ${d}u;
     let gb = row * P.outF;
@@ -124,7 +126,7 @@ ${entry(c)} {
 #endif
     ${c.each((j) => `${sh2}[pm${j}] = gg${j} * r${j};`)}
     ${c.barrier()}
-    ${c.each((j) => `r${j} = ${sh2}[sb + ${c.idx(c.C, j)}];`)}
+    ${c.each((j) => `r${j} = ${sh2}[${c.at(`sb + ${c.idx(c.C, j)}`)}];`)}
     ${c.hadamard('r', sh2, 'CS')}
     let xb = row * P.inF;
     ${c.each((j) => `dB${j} += r${j} * ldx(${c.idx(c.S, j)}, xb);`)}

@@ -43,7 +43,13 @@ export type Dir = 'SC' | 'CS';
 
 /** WGSL snippets shared by the FWHT and Fastfood generators. */
 export class RowCode {
-  constructor(readonly g: RowGeometry) {}
+  /** `swizzle`: XOR the low 5 bits of workgroup-memory addresses with the next 5, so that the
+   * strided layouts do not all hit one of 32 memory banks on a GPU (CPU adapters skip it: it
+   * breaks their lane-contiguous access). */
+  constructor(readonly g: RowGeometry, readonly swizzle = false) {}
+  /** Workgroup-memory address of row-relative (or slot-based) index `i`. */
+  at(i: string): string { return this.swizzle ? `sw(${i})` : i; }
+  swFn(): string { return this.swizzle ? 'fn sw(i: u32) -> u32 { return i ^ ((i >> 5u) & 31u); }' : ''; }
   get js(): number[] { return Array.from({ length: this.g.R }, (_, j) => j); }
   get S(): number { return this.g.los[0]!; }
   get C(): number { return 0; }
@@ -82,8 +88,8 @@ export class RowCode {
   /** Registers r (phase `from`) → workgroup memory → registers r (phase `to`). */
   transpose(r: string, sh: string, from: number, to: number): string {
     if (this.g.T === 1 || from === to) return '';
-    return `${this.each((j) => `${sh}[${this.idx(from, j)}] = ${r}${j};`)}\nworkgroupBarrier();\n` +
-      this.each((j) => `${r}${j} = ${sh}[${this.idx(to, j)}];`);
+    return `${this.each((j) => `${sh}[${this.at(this.idx(from, j))}] = ${r}${j};`)}\nworkgroupBarrier();\n` +
+      this.each((j) => `${r}${j} = ${sh}[${this.at(this.idx(to, j))}];`);
   }
   /** H of a row held in registers r: from layout S to layout C ('SC') or back ('CS'). */
   hadamard(r: string, sh: string, dir: Dir): string {
@@ -105,16 +111,17 @@ export class RowCode {
   get wgSize(): number { return this.g.T * this.g.L; }
   /** Shared array length (one row per slot). */
   get shLen(): number { return this.g.d * this.g.L; }
-  get tag(): string { return `d${this.g.d}_r${this.g.R}`; }
+  get tag(): string { return `d${this.g.d}_r${this.g.R}${this.swizzle ? '_swz' : ''}`; }
 }
 
 /** In-workgroup FWHT of rows of length d ≤ maxComputeWorkgroupStorageSize/4: y = scale·H·x. */
-export function fwhtRowsKernel(d: number, maxRegisters = 32): KernelInstance {
-  const g = rowGeometry(d, maxRegisters), c = new RowCode(g);
+export function fwhtRowsKernel(d: number, maxRegisters = 32, swizzle = false): KernelInstance {
+  const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle);
   const uniformRow = g.T > 1;
   const body = wgsl`
 #if ${uniformRow}
 var<workgroup> sh: array<f32, ${c.shLen}>;
+${c.swFn()}
 #endif
 
 @compute @workgroup_size(${c.wgSize})

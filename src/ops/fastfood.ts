@@ -4,7 +4,7 @@ import {
 } from '../../kernels/fastfood_multipass.wgsl.js';
 import { rowGeometry } from '../../kernels/fwht.wgsl.js';
 import { Tensor, type Dispatch, type EncodeContext, type GpuRuntime } from '../gpu/runtime.js';
-import { encodeFwhtRows, maxLocalFwht, registersFor, rowsPerWorkgroup, targetWorkgroups } from './fwht.js';
+import { encodeFwhtRows, maxLocalFwht, registersFor, rowsPerWorkgroup, swizzleFor, targetWorkgroups } from './fwht.js';
 import type { FastfoodGrads, FastfoodParams } from './types.js';
 import { dtype, fail, rank } from './validate.js';
 
@@ -116,7 +116,7 @@ export function encodeFastfood(ctx: EncodeContext, x: Tensor, p: FastfoodDeviceP
     params[1] = rpw;
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
     return [{
-      kernel: fastfoodForwardKernel(d, !!saved, storage, registersFor(x, d)),
+      kernel: fastfoodForwardKernel(d, !!saved, storage, registersFor(x, d), swizzleFor(x)),
       buffers: [x, p.B, p.G, p.S, p.perm, y, ...(saved ? [saved.a3, saved.a5] : [])], params, workgroups,
     }];
   }
@@ -149,7 +149,7 @@ export function encodeFastfoodBackward(
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
     return [
       {
-        kernel: fastfoodBackwardKernel(d, !!out.dx, storage, registersFor(x, d)),
+        kernel: fastfoodBackwardKernel(d, !!out.dx, storage, registersFor(x, d), swizzleFor(x)),
         buffers: [x, p.B, p.G, p.S, p.perm, dy, saved.a3, saved.a5, part, ...(out.dx ? [out.dx] : [])],
         params: [n, rpw, inFeatures, outFeatures, blocks, workgroups], workgroups,
       },

@@ -19,7 +19,7 @@ export function rowsPerWorkgroup(groups: number, target = 1024): number {
 
 /** Workgroups the row kernels aim for and values per invocation; 0 chooses by adapter (tests
  * and benchmarks may set them). */
-export const ROW_TUNING = { targetWorkgroups: 0, maxRegisters: 0 };
+export const ROW_TUNING: { targetWorkgroups: number; maxRegisters: number; swizzle?: boolean } = { targetWorkgroups: 0, maxRegisters: 0 };
 
 function cpuAdapter(x: Tensor): boolean {
   const a = x.rt.adapterInfo;
@@ -29,6 +29,11 @@ function cpuAdapter(x: Tensor): boolean {
 /** A GPU keeps 32 values per invocation (more threads, more barriers, which are cheap there).
  * On a CPU adapter barriers switch coroutines, so rows use two phases (one transpose per H)
  * with up to 2^ceil(k/2) values per invocation. */
+/** Bank-conflict-free workgroup-memory addressing, except on CPU adapters. */
+export function swizzleFor(x: Tensor): boolean {
+  return ROW_TUNING.swizzle ?? !cpuAdapter(x);
+}
+
 export function registersFor(x: Tensor, d: number): number {
   if (ROW_TUNING.maxRegisters > 0) return ROW_TUNING.maxRegisters;
   return cpuAdapter(x) ? Math.max(32, 2 ** Math.ceil(Math.log2(d) / 2)) : 32;
@@ -54,7 +59,7 @@ export function encodeFwhtRows(ctx: EncodeContext, src: Tensor, dst: Tensor, row
   const groups = Math.ceil(lrows / g.L), rpw = rowsPerWorkgroup(groups, targetWorkgroups(src));
   const passes: [number, number][] = [];
   for (let lo = Math.log2(local), k = Math.log2(d); lo < k; lo += GLOBAL_BITS) passes.push([Math.min(GLOBAL_BITS, k - lo), lo]);
-  out.push({ kernel: fwhtRowsKernel(local, regs), buffers: [src, dst], params: [lrows, rpw, passes.length ? 1 : scale], workgroups: Math.ceil(groups / rpw) });
+  out.push({ kernel: fwhtRowsKernel(local, regs, swizzleFor(src)), buffers: [src, dst], params: [lrows, rpw, passes.length ? 1 : scale], workgroups: Math.ceil(groups / rpw) });
   passes.forEach(([r, lo], i) => {
     const count = rows * d / 2 ** r;
     out.push({ kernel: fwhtGlobalKernel(r, lo, d), buffers: [dst], params: [count, i === passes.length - 1 ? scale : 1], workgroups: Math.ceil(count / 64) });

@@ -65,11 +65,12 @@ async function checkAgainstReference(rt: Runtime, pr: Problem, what: string, per
 
 async function withOptions(o: Partial<typeof FASTFOOD_OPTIONS & typeof ROW_TUNING>, f: () => Promise<void>): Promise<void> {
   const saved = { ...FASTFOOD_OPTIONS }, savedRows = { ...ROW_TUNING };
-  const { targetWorkgroups, maxRegisters, ...ff } = o;
+  const { targetWorkgroups, maxRegisters, swizzle, ...ff } = o;
   Object.assign(FASTFOOD_OPTIONS, ff);
   if (targetWorkgroups !== undefined) ROW_TUNING.targetWorkgroups = targetWorkgroups;
   if (maxRegisters !== undefined) ROW_TUNING.maxRegisters = maxRegisters;
-  try { await f(); } finally { Object.assign(FASTFOOD_OPTIONS, saved); Object.assign(ROW_TUNING, savedRows); }
+  ROW_TUNING.swizzle = swizzle;
+  try { await f(); } finally { Object.assign(FASTFOOD_OPTIONS, saved); Object.assign(ROW_TUNING, savedRows); ROW_TUNING.swizzle = savedRows.swizzle; }
 }
 
 const name = (p: Problem) => `n=${p.n} in=${p.inF} d=${p.d} blocks=${p.blocks} out=${p.out}`;
@@ -140,8 +141,8 @@ export const fastfoodCases: GpuCase[] = [
     }),
   },
   ...[2, 1024].map((target): GpuCase => ({
-    name: `fastfood and fwht aiming at ${target} workgroups (${target === 2 ? 'many rows per workgroup, as on a CPU adapter' : 'one row per workgroup and 32 values per invocation, as on a GPU'})`,
-    run: (rt) => withOptions({ targetWorkgroups: target, maxRegisters: target === 2 ? 0 : 32 }, async () => {
+    name: `fastfood and fwht aiming at ${target} workgroups (${target === 2 ? 'many rows per workgroup, as on a CPU adapter' : 'one row per workgroup, 32 values per invocation, swizzled workgroup memory, as on a GPU'})`,
+    run: (rt) => withOptions({ targetWorkgroups: target, maxRegisters: target === 2 ? 0 : 32, swizzle: target !== 2 }, async () => {
       const gpuOnly = target === 2 ? [] : [{ n: 3, inF: 2000, d: 2048, blocks: 1, out: 2047 }];
       for (const pr of [{ n: 150, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 37, inF: 50, d: 64, blocks: 2, out: 100 }, { n: 9, inF: 1000, d: 1024, blocks: 1, out: 999 }, ...gpuOnly]) {
         await checkAgainstReference(rt, pr, `fastfood target ${target} ${name(pr)}`);
