@@ -5,13 +5,15 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 export { wgsl };
 
 export type Scalar = 'u32' | 'i32' | 'f32';
+/** Element type of a storage binding: a scalar or a 4-vector of one. */
+export type Element = Scalar | 'vec4<f32>' | 'vec4<u32>' | 'vec4<i32>';
 export type Access = 'read' | 'read_write';
 
 export interface BindingDecl {
   name: string;
   access: Access;
-  /** WGSL element type of the storage array, e.g. 'f32' or 'u32'. */
-  type: Scalar;
+  /** WGSL element type of the storage array, e.g. 'f32' or 'vec4<f32>'. */
+  type: Element;
 }
 
 /** A kernel ready to compile: its complete WGSL and the static facts the runtime needs. */
@@ -49,5 +51,5 @@ export function kernel(
   return { name, code: header(bindings, params) + body, entryPoint: 'main', bindings, params, constants };
 }
 
-export const ro = (name: string, type: Scalar = 'f32'): BindingDecl => ({ name, access: 'read', type });
-export const rw = (name: string, type: Scalar = 'f32'): BindingDecl => ({ name, access: 'read_write', type });
+export const ro = (name: string, type: Element = 'f32'): BindingDecl => ({ name, access: 'read', type });
+export const rw = (name: string, type: Element = 'f32'): BindingDecl => ({ name, access: 'read_write', type });

@@ -11,7 +11,7 @@
 // Quad variant: the 4 invocations of a quad hold 4 adjacent column tiles of the same rows (tilesN is
 // padded to a multiple of 4; this assumes quads are 4 consecutive local invocation indices, as on
 // every implementation we know), so each loads a quarter of A's values and quadBroadcast shares them.
-import { kernel, ro, rw, type BindingDecl, type KernelInstance, type Scalar } from './common.js';
+import { kernel, ro, rw, type BindingDecl, type KernelInstance, type Element } from './common.js';
 
 export type MatmulLayout = 'nt' | 'nn' | 'tn';
 export interface MatmulVariant {
@@ -35,7 +35,7 @@ export interface MatmulVariant {
 
 export const MATMUL_WG = 64;
 const KU = 4;
-const VEC4 = 'vec4<f32>' as Scalar;
+const VEC4: Element = 'vec4<f32>';
 
 export function matmulTile(v: MatmulVariant): [number, number] {
   return [v.tm ?? 8, v.tn ?? 8];
