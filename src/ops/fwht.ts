@@ -26,14 +26,14 @@ function cpuAdapter(x: Tensor): boolean {
   return a.isFallbackAdapter || /swiftshader|llvmpipe|cpu/i.test(`${a.architecture} ${a.description}`);
 }
 
-/** A GPU keeps 32 values per invocation (more threads, more barriers, which are cheap there).
- * On a CPU adapter barriers switch coroutines, so rows use two phases (one transpose per H)
- * with up to 2^ceil(k/2) values per invocation. */
 /** Bank-conflict-free workgroup-memory addressing, except on CPU adapters. */
 export function swizzleFor(x: Tensor): boolean {
   return ROW_TUNING.swizzle ?? !cpuAdapter(x);
 }
 
+/** A GPU keeps 32 values per invocation (more threads, more barriers, which are cheap there).
+ * On a CPU adapter barriers switch coroutines, so rows use two phases (one transpose per H)
+ * with up to 2^ceil(k/2) values per invocation. */
 export function registersFor(x: Tensor, d: number): number {
   if (ROW_TUNING.maxRegisters > 0) return ROW_TUNING.maxRegisters;
   return cpuAdapter(x) ? Math.max(32, 2 ** Math.ceil(Math.log2(d) / 2)) : 32;
@@ -55,7 +55,7 @@ const GLOBAL_BITS = 7;
 export function encodeFwhtRows(ctx: EncodeContext, src: Tensor, dst: Tensor, rows: number, d: number, scale: number): Dispatch[] {
   const local = Math.min(d, maxLocalFwht(ctx, src)), regs = registersFor(src, local);
   const out: Dispatch[] = [];
-  const lrows = rows * (d / local), g = rowGeometry(local);
+  const lrows = rows * (d / local), g = rowGeometry(local, regs);
   const groups = Math.ceil(lrows / g.L), rpw = rowsPerWorkgroup(groups, targetWorkgroups(src));
   const passes: [number, number][] = [];
   for (let lo = Math.log2(local), k = Math.log2(d); lo < k; lo += GLOBAL_BITS) passes.push([Math.min(GLOBAL_BITS, k - lo), lo]);
