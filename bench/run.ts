@@ -1,11 +1,13 @@
 // The benchmark entry: `npm run bench -- [--filter NAME] [--quick] [--json FILE] [--report FILE]
 // [--runtime node|chrome]`. Prints a table, writes JSON, regenerates bench/REPORT.md (full runs; for
 // --quick or --filter runs only when --report is given) and the Fastfood-vs-dense SVG next to it.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { statusOf } from './lib/context.js';
 import { markdown, svg, table } from './lib/report.js';
+import { evaluateTargets } from './lib/targets.js';
 import { GROUPS, runSuite, selectGroups } from './lib/suite.js';
 import type { BenchResults, SuiteOptions } from './lib/types.js';
 
@@ -15,6 +17,7 @@ const HELP = `usage: npm run bench -- [options]
   --json FILE          write the results as JSON
   --report FILE        write the markdown report (default bench/REPORT.md for a full, unfiltered run)
   --runtime node|chrome  Node (Dawn) or a headless Chromium page (default node)
+  --from FILE          measure nothing: re-render the table, report and targets from a JSON file
   --help`;
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,7 +26,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       filter: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'string' },
-      report: { type: 'string' }, runtime: { type: 'string', default: 'node' }, help: { type: 'boolean', default: false },
+      report: { type: 'string' }, from: { type: 'string' }, runtime: { type: 'string', default: 'node' }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -35,7 +38,8 @@ async function main(): Promise<void> {
   }
   const opts: SuiteOptions = { quick: values.quick, filter: values.filter, runtime };
   const log = (l: string) => console.log(l);
-  const results = runtime === 'chrome' ? await runInChrome(opts, log) : await runSuite(opts, log);
+  const results = values.from ? await reload(values.from)
+    : runtime === 'chrome' ? await runInChrome(opts, log) : await runSuite(opts, log);
 
   console.log(`\n${table(results)}`);
   if (values.json) {
@@ -43,7 +47,8 @@ async function main(): Promise<void> {
     await writeFile(values.json, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`\nwrote ${values.json}`);
   }
-  const report = values.report ?? (!values.quick && !values.filter ? join(here, 'REPORT.md') : undefined);
+  const full = !results.meta.quick && !results.meta.filter;
+  const report = values.report ?? (full ? join(here, 'REPORT.md') : undefined);
   if (report) {
     await mkdir(dirname(resolve(report)), { recursive: true });
     const plot = svg(results);
@@ -52,6 +57,13 @@ async function main(): Promise<void> {
     await writeFile(report, markdown(results, svgName));
     console.log(`wrote ${report}${svgName ? ` and ${join(dirname(report), svgName)}` : ''}`);
   }
+}
+
+/** Results from an earlier run, with error rows re-classified and targets re-evaluated by this code. */
+async function reload(file: string): Promise<BenchResults> {
+  const r = JSON.parse(await readFile(file, 'utf8')) as BenchResults;
+  for (const g of r.groups) for (const row of g.rows) if (row.status === 'error' && row.error) row.status = statusOf(new Error(row.error));
+  return { ...r, targets: evaluateTargets(r) };
 }
 
 async function runInChrome(opts: SuiteOptions, log: (l: string) => void): Promise<BenchResults> {

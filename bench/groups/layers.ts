@@ -76,8 +76,10 @@ export async function convGroup(ctx: Ctx): Promise<Row[]> {
         dispose: () => tf.dispose([t.x, t.f, t.dy]),
       };
     }));
-    // tfjs's dx and dw kernels alone, for the record (our side is the combined call above).
-    for (const which of ['dx', 'dw'] as const) {
+    // tfjs's dx and dw kernels alone, for the record (our side is the combined call above); skipped
+    // where tfjs's combined backward was already slow, to keep the run's length bounded.
+    const peerBwdMs = rows.at(-1)?.peer?.wallMs?.median ?? 0;
+    for (const which of peerBwdMs > ctx.budget.slowMs ? [] : ['dx', 'dw'] as const) {
       const peerOnly: Row = { group: 'conv', op: `${which} (tfjs only)`, shape, status: 'skipped', error: 'our API computes dx, dw and db in one call (conv2dBackward)' };
       rows.push(await withPeer(ctx, peerOnly, { flops: 2 * macs }, async ({ tf }) => {
         const t = tfConvInputs(tf, s, xs, ws, dys, xShape, wShape, yShape);

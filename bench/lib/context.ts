@@ -30,7 +30,9 @@ export interface Work {
 
 export function statusOf(e: unknown): RowStatus {
   if (isNotImplemented(e)) return 'not implemented';
-  if (/over this device's limit|exceed this device|device limit/i.test(errorText(e))) return 'over device limit';
+  // Past a declared limit, or the allocation the limits allow but the device cannot back
+  // (SwiftShader: a 1 GiB buffer at maxStorageBufferBindingSize = 1 GiB).
+  if (/over this device's limit|exceed this device|device limit|OUT_OF_DEVICE_MEMORY|out of memory/i.test(errorText(e))) return 'over device limit';
   return 'error';
 }
 

@@ -17,8 +17,8 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): Target[] {
     else {
       const worst = rows.reduce((a, b) => (b.fracRoofline! < a.fracRoofline! ? b : a));
       out.push({
-        name, status: worst.fracRoofline! >= 0.5 ? 'met' : 'not met', value: `min ${f2(worst.fracRoofline!)} (at ${worst.shape})`,
-        detail: `${rows.length} shapes: ${rows.map((x) => `${x.shape} ${f2(x.fracRoofline!)}`).join(', ')}${swiftshader ? '' : ' (adapter is not SwiftShader)'}`,
+        name, status: worst.fracRoofline! >= 0.5 ? 'met' : 'not met', value: `min ${worst.fracRoofline!.toPrecision(2)} (at ${worst.shape})`,
+        detail: `${rows.length} shapes: ${rows.map((x) => `${x.shape} ${x.fracRoofline!.toPrecision(2)}`).join(', ')}${swiftshader ? '' : ' (adapter is not SwiftShader)'}`,
       });
     }
   }
