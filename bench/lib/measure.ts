@@ -21,14 +21,16 @@ export async function measureOurs(rt: GpuRuntime, timer: GpuTimer | null, budget
   disposeAll(await call());
   await rt.sync();
   const warm = now() - t0;
-  // Very slow calls (dense at d = 16384 on a CPU driver): the warm-up is the one measurement
-  // (its pipeline compilation is negligible at that scale).
+  // Very slow calls (dense at d = 16384 on a CPU driver): the warm-up is the one measurement, unless
+  // its GPU time shows that the wall time was mostly pipeline compilation (SwiftShader can take
+  // tens of seconds to compile a large kernel); then time normally.
+  let est = warm;
   if (warm > 3 * budget.slowMs) {
     const gpu = timer && !timer.disabled ? await timer.collect() : 0;
-    return { wallMs: stat([warm]), ...(gpu > 0 ? { gpuMs: stat([gpu]) } : {}) };
+    if (!(gpu > 0) || gpu > warm / 2) return { wallMs: stat([warm]), ...(gpu > 0 ? { gpuMs: stat([gpu]) } : {}) };
+    est = gpu;
   }
   // A second warm-up when the first was cheap: the first one includes pipeline compilation.
-  let est = warm;
   if (budget.secondWarmup && warm < budget.slowMs / 4) {
     const t1 = now();
     disposeAll(await call());
