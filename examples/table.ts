@@ -1,0 +1,84 @@
+// npm run table -- [--epochs 10] [--models a,b] [--runtime node]
+// Trains the paper's five MNIST nets to a target epoch count, resuming from the checkpoint and
+// state each run leaves in results/mnist/ after every epoch, and regenerates results/mnist/TABLE.md.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { createRuntime } from '../src/api.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { fit, FIT_DEFAULTS } from '../src/nn/fit.js';
+import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
+
+const PAPER: Record<MnistModelName, { error: number; params: string }> = {
+  reference: { error: 0.87, params: '430K' },
+  'fastfood-1024': { error: 0.71, params: '38,821' },
+  'adaptive-fastfood-1024': { error: 0.72, params: '38,821' },
+  'fastfood-2048': { error: 0.71, params: '52,165' },
+  'adaptive-fastfood-2048': { error: 0.73, params: '52,165' },
+};
+const DIR = 'results/mnist';
+
+interface State {
+  model: string; params: number; epochs: number; trainImages: number; testError: number; seconds: number;
+  imagesPerSecond: number; runtime: string; adapter: string; history: { epoch: number; testError: number }[];
+}
+
+const { values: a } = parseArgs({ options: { epochs: { type: 'string' }, models: { type: 'string' } } });
+const target = Number(a.epochs ?? 10);
+const models = (a.models ? a.models.split(',') : [...MNIST_MODELS]) as MnistModelName[];
+for (const m of models) if (!(MNIST_MODELS as readonly string[]).includes(m)) throw new Error(`unknown model ${m}`);
+await mkdir(DIR, { recursive: true });
+
+const rt = await createRuntime();
+const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')]);
+for (const model of models) {
+  const stateFile = `${DIR}/${model}.json`, ckpt = `${DIR}/${model}.dfck`;
+  const prev: State | undefined = existsSync(stateFile) ? JSON.parse(await readFile(stateFile, 'utf8')) : undefined;
+  if (prev && prev.epochs >= target) { console.log(`${model}: ${prev.epochs} epochs done, ${(100 * prev.testError).toFixed(2)}% test error`); continue; }
+  const resume = prev && existsSync(ckpt) ? (await readFile(ckpt)).buffer as ArrayBuffer : undefined;
+  const before = resume ? prev! : undefined;
+  console.log(`${model}: ${before ? `resuming after epoch ${before.epochs}` : 'starting'}, target ${target} epochs`);
+  const t0 = performance.now();
+  let history = before?.history ?? [];
+  let params = 0;
+  const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture}`;
+  await fit(rt, train, test, { ...FIT_DEFAULTS, model, epochs: target, logEvery: 100 }, {
+    resume,
+    onEvent: (e) => {
+      if (e.kind === 'start') params = e.params;
+      if (e.kind === 'progress') console.log(`  ${model} epoch ${e.epoch} step ${e.step}/${e.steps} loss ${e.loss.toFixed(4)} acc ${(100 * e.accuracy).toFixed(1)}% ${e.imagesPerSecond.toFixed(1)} img/s`);
+      if (e.kind === 'eval') {
+        history = [...history.filter((h) => h.epoch !== e.epoch), { epoch: e.epoch, testError: e.testError }];
+        console.log(`  ${model} epoch ${e.epoch}: test error ${(100 * e.testError).toFixed(2)}%`);
+      }
+    },
+    save: async (b) => {
+      // checkpoint first, then the state that points at it
+      await writeFile(ckpt, new Uint8Array(b));
+      const last = history.at(-1)!;
+      const seconds = (before?.seconds ?? 0) + (performance.now() - t0) / 1000;
+      const trained = (last.epoch - (before?.epochs ?? 0)) * train.count;
+      const state: State = {
+        model, params, epochs: last.epoch, trainImages: train.count, testError: last.testError, seconds,
+        imagesPerSecond: trained / ((performance.now() - t0) / 1000), runtime: 'node', adapter, history,
+      };
+      await writeFile(stateFile, JSON.stringify(state, null, 2) + '\n');
+    },
+  });
+  await writeTable();
+}
+await writeTable();
+rt.destroy();
+
+async function writeTable(): Promise<void> {
+  const rows = ['| model | paper error | paper params | our error | our params | epochs | wall time | images/s | where | reproduce |', '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const m of MNIST_MODELS) {
+    const f = `${DIR}/${m}.json`;
+    const s: State | undefined = existsSync(f) ? JSON.parse(await readFile(f, 'utf8')) : undefined;
+    const p = PAPER[m];
+    rows.push(s
+      ? `| ${m} | ${p.error}% | ${p.params} | ${(100 * s.testError).toFixed(2)}% | ${s.params.toLocaleString('en')} | ${s.epochs} | ${(s.seconds / 60).toFixed(0)} min | ${s.imagesPerSecond.toFixed(0)} | ${s.runtime}, ${s.adapter} | \`npm run table -- --models ${m} --epochs ${s.epochs}\` |`
+      : `| ${m} | ${p.error}% | ${p.params} | not run yet | | | | | | \`npm run table -- --models ${m}\` |`);
+  }
+  await writeFile(`${DIR}/TABLE.md`, `# MNIST: the paper's Table 1 beside ours\n\nSGD, momentum 0.9, lr 0.01 with Caffe's "inv" schedule, weight decay 5e-4, batch 64; test error on the full 10k test set.\n\n${rows.join('\n')}\n`);
+}
