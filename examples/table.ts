@@ -40,12 +40,13 @@ for (const model of models) {
   console.log(`${model}: ${before ? `resuming after epoch ${before.epochs}` : 'starting'}, target ${target} epochs`);
   const t0 = performance.now();
   let history = before?.history ?? [];
-  let params = 0;
+  let params = 0, ips = 0;
   const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture}`;
   await fit(rt, train, test, { ...FIT_DEFAULTS, model, epochs: target, logEvery: 100 }, {
     resume,
     onEvent: (e) => {
       if (e.kind === 'start') params = e.params;
+      if (e.kind === 'progress') ips = e.imagesPerSecond;
       if (e.kind === 'progress') console.log(`  ${model} epoch ${e.epoch} step ${e.step}/${e.steps} loss ${e.loss.toFixed(4)} acc ${(100 * e.accuracy).toFixed(1)}% ${e.imagesPerSecond.toFixed(1)} img/s`);
       if (e.kind === 'eval') {
         history = [...history.filter((h) => h.epoch !== e.epoch), { epoch: e.epoch, testError: e.testError }];
@@ -57,10 +58,9 @@ for (const model of models) {
       await writeFile(ckpt, new Uint8Array(b));
       const last = history.at(-1)!;
       const seconds = (before?.seconds ?? 0) + (performance.now() - t0) / 1000;
-      const trained = (last.epoch - (before?.epochs ?? 0)) * train.count;
       const state: State = {
         model, params, epochs: last.epoch, trainImages: train.count, testError: last.testError, seconds,
-        imagesPerSecond: trained / ((performance.now() - t0) / 1000), runtime: 'node', adapter, history,
+        imagesPerSecond: ips, runtime: 'node', adapter, history,
       };
       await writeFile(stateFile, JSON.stringify(state, null, 2) + '\n');
     },

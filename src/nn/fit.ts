@@ -38,7 +38,9 @@ export interface FitResult {
   trainImages: number;
   testError: number;
   testLoss: number;
+  /** Wall time of the whole run (training and evaluation). */
   seconds: number;
+  /** Training throughput (evaluation time excluded). */
   imagesPerSecond: number;
   adapter: string;
   history: { epoch: number; testError: number }[];
@@ -83,7 +85,8 @@ export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: F
     let pending: Promise<unknown> | undefined;
     const history: { epoch: number; testError: number }[] = [];
     let last = { testError: NaN, testLoss: NaN };
-    let step = firstStep, trained = 0;
+    let step = firstStep, trained = 0, evalSeconds = 0;
+    const trainSeconds = () => (performance.now() - t0) / 1000 - evalSeconds;
     while (step < total && !io.shouldStop?.()) {
       const epoch = Math.floor(step / stepsPerEpoch);
       const order = shuffled(train.count, seeded(opts.seed * 1000003 + epoch));
@@ -94,17 +97,20 @@ export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: F
         if (step % opts.logEvery === 0 || step === total) {
           await pending; // the previous report's readback: by now long finished, so no stall
           const seconds = (performance.now() - t0) / 1000;
+          const ips = (trained * opts.batch) / trainSeconds();
           const at = step;
           pending = trainer.stats().then((st) => emit({
             kind: 'progress', epoch: epoch + 1, step: at, steps: total, images: at * opts.batch, loss: st.loss, accuracy: st.accuracy,
-            imagesPerSecond: (trained * opts.batch) / seconds, seconds,
+            imagesPerSecond: ips, seconds,
           }));
         }
       }
       await pending;
       const epochDone = step % stepsPerEpoch === 0;
       if (epochDone && (opts.evalEachEpoch || step === total)) {
+        const te = performance.now();
         const r = await trainer.evaluate(test);
+        evalSeconds += (performance.now() - te) / 1000;
         last = { testError: r.error, testLoss: r.loss };
         history.push({ epoch: step / stepsPerEpoch, testError: r.error });
         emit({ kind: 'eval', epoch: step / stepsPerEpoch, testError: r.error, testLoss: r.loss });
@@ -120,7 +126,7 @@ export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: F
     if (io.save) await io.save(await saveCheckpoint(model, trainer));
     const result: FitResult = {
       model: opts.model, params: model.parameterCount, epochs: step / stepsPerEpoch, trainImages: train.count,
-      testError: last.testError, testLoss: last.testLoss, seconds, imagesPerSecond: (trained * opts.batch) / seconds, adapter, history,
+      testError: last.testError, testLoss: last.testLoss, seconds, imagesPerSecond: (trained * opts.batch) / trainSeconds(), adapter, history,
     };
     emit({ kind: 'done', result });
     return result;
