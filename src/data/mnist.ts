@@ -1,4 +1,5 @@
 // MNIST: our own IDX parser, normalisation, shuffling and batching.
+export { seeded } from '../util/random.js';
 export interface Dataset {
   /** [count, 1, rows, cols] images scaled to [0, 1]. */
   images: Float32Array;
@@ -86,16 +87,4 @@ export function fillBatch(ds: Dataset, order: Uint32Array, start: number, x: Flo
     x.set(ds.images.subarray(i * size, (i + 1) * size), k * size);
     y[k] = ds.labels[i]!;
   }
-}
-
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

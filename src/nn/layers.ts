@@ -9,6 +9,7 @@ import { encodeFastfood, encodeFastfoodBackward, fastfoodShape } from '../ops/fa
 import { encodeLinear, encodeLinearBackward, linearShape } from '../ops/linear.js';
 import { encodeAvgPool2d, encodeAvgPool2dBackward, encodeMaxPool2d, encodeMaxPool2dBackward, pool2dShape } from '../ops/pool.js';
 import { pair, type Pair } from '../ops/types.js';
+import { gaussian } from '../util/random.js';
 
 /** A learned tensor (or, with kind 'buffer', fixed state such as a permutation) owned by a layer. */
 export interface Param {
@@ -62,9 +63,6 @@ export abstract class Layer {
 
 /** Uniform(±sqrt(3/fanIn)): Caffe's "xavier" filler, which the paper's LeNet-style nets use. */
 export const xavier = (fanIn: number): Init => (n, rand) => Float32Array.from({ length: n }, () => (2 * rand() - 1) * Math.sqrt(3 / fanIn));
-export function gaussian(n: number, rand: () => number): Float32Array {
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
-}
 
 export class Conv2d extends Layer {
   readonly kind = 'Conv2d';

@@ -1,6 +1,6 @@
 // Sequential models and the paper's MNIST nets (Yang et al., Table 1).
 import type { GpuRuntime } from '../gpu/runtime.js';
-import { seeded } from '../data/mnist.js';
+import { seeded } from '../util/random.js';
 import { Conv2d, Fastfood, Flatten, Layer, Linear, MaxPool2d, ReLU, type Param } from './layers.js';
 
 export class Sequential {

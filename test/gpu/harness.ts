@@ -1,5 +1,6 @@
 // GPU test cases are written once and run both in Node (Dawn) and in headless Chrome.
 import type { Runtime } from '../../src/api.js';
+import { gaussian, seeded } from '../../src/util/random.js';
 
 export interface GpuCase {
   name: string;
@@ -46,20 +47,9 @@ export async function expectThrows(fn: () => unknown, pattern: RegExp, what: str
   throw new Error(`${what}: did not throw (expected ${pattern})`);
 }
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded as rng } from '../../src/util/random.js';
 
+/** n normal samples of standard deviation `scale`, deterministic for a seed. */
 export function randn(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed), out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-  return out;
+  return gaussian(n, seeded(seed)).map((v) => v * scale);
 }
