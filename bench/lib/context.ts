@@ -7,7 +7,8 @@ import type { GpuTimer } from './gpu-timer.js';
 import { errorText, isNotImplemented, measureOurs } from './measure.js';
 import type { Budget } from './stats.js';
 import type { Peer } from './tfjs.js';
-import type { Baselines, Log, PeerFigures, Row, RowStatus } from './types.js';
+import type { Probe } from './probe.js';
+import type { Baselines, Limits, Log, PeerFigures, Row, RowStatus } from './types.js';
 
 export interface Ctx {
   rt: Runtime;
@@ -15,6 +16,8 @@ export interface Ctx {
   budget: Budget;
   quick: boolean;
   baselines: Baselines;
+  /** Short copy/FMA probes run around every measurement of ours (see Row.local). */
+  probe?: Probe;
   peer: Peer | null;
   peerError?: string;
   log: Log;
@@ -39,27 +42,35 @@ export function statusOf(e: unknown): RowStatus {
 /** Our time per call (ms) used for rates: GPU time where measured, else wall clock. */
 export const oursMs = (r: Row): number | undefined => (r.gpuMs ?? r.wallMs)?.median;
 
+export const limitsOf = (b: Baselines): Limits => ({ gbps: b.copy.gbps, gflops: b.fma.gflops, gops: b.fma.gops });
+/** The limits a row's fractions are taken against: its own probes where it has them. */
+const limitsFor = (row: Row, b: Baselines): Limits => row.local ?? limitsOf(b);
+
 export function derive(row: Row, w: Work, b: Baselines): void {
   const ms = oursMs(row);
   for (const [k, v] of Object.entries(w)) if (v !== undefined) (row as unknown as Record<string, number>)[k] = v;
   if (!ms) return;
-  if (w.bytes) { row.gbps = w.bytes / (ms * 1e6); row.fracCopy = row.gbps / b.copy.gbps; }
-  if (w.flops) { row.gflops = w.flops / (ms * 1e6); row.fracFma = row.gflops / b.fma.gflops; }
+  const l = limitsFor(row, b);
+  if (w.bytes) { row.gbps = w.bytes / (ms * 1e6); row.fracCopy = row.gbps / l.gbps; }
+  if (w.flops) { row.gflops = w.flops / (ms * 1e6); row.fracFma = row.gflops / l.gflops; }
   if (w.ops !== undefined && w.bytes) {
-    const bound = Math.max(w.bytes / (b.copy.gbps * 1e6), w.ops / (b.fma.gops * 1e6));
+    const bound = Math.max(w.bytes / (l.gbps * 1e6), w.ops / (l.gops * 1e6));
     row.fracRoofline = bound / ms;
   }
 }
 
-/** Recomputes every fraction against final baselines (rows keep their bytes/flops/ops). */
+function derivePeer(row: Row, b: Baselines): void {
+  const p = row.peer, l = limitsFor(row, b);
+  if (p?.status !== 'ok') return;
+  if (p.gbps !== undefined) p.fracCopy = p.gbps / l.gbps;
+  if (p.gflops !== undefined) p.fracFma = p.gflops / l.gflops;
+}
+
+/** Recomputes fractions against final baselines, for rows without probes of their own. */
 export function rederive(rows: Row[], b: Baselines): void {
   for (const r of rows) {
     if (r.status === 'ok') derive(r, { bytes: r.bytes, flops: r.flops, ops: r.ops, paramBytes: r.paramBytes }, b);
-    const p = r.peer;
-    if (p?.status === 'ok') {
-      if (p.gbps !== undefined) p.fracCopy = p.gbps / b.copy.gbps;
-      if (p.gflops !== undefined) p.fracFma = p.gflops / b.fma.gflops;
-    }
+    derivePeer(r, b);
   }
 }
 
@@ -74,7 +85,12 @@ export async function ours(ctx: Ctx, group: string, op: string, shape: string, w
   try {
     const s = await setup();
     inputs = s.inputs;
+    const before = await ctx.probe?.sample();
     const t = await measureOurs(ctx.rt, ctx.timer, ctx.budget, s.call);
+    const after = await ctx.probe?.sample();
+    if (before && after) {
+      row.local = { gbps: Math.max(before.gbps, after.gbps), gflops: Math.max(before.gflops, after.gflops), gops: Math.max(before.gops, after.gops) };
+    }
     row.wallMs = t.wallMs;
     if (t.gpuMs) row.gpuMs = t.gpuMs;
     derive(row, w, ctx.baselines);
@@ -104,8 +120,8 @@ export async function withPeer(ctx: Ctx, row: Row, w: Work, run: (peer: Peer) =>
     const wall = await peer.time(ctx.budget, s.call as () => never);
     f.wallMs = wall;
     const ms = wall.median;
-    if (w.bytes) { f.gbps = w.bytes / (ms * 1e6); f.fracCopy = f.gbps / ctx.baselines.copy.gbps; }
-    if (w.flops) { f.gflops = w.flops / (ms * 1e6); f.fracFma = f.gflops / ctx.baselines.fma.gflops; }
+    if (w.bytes) f.gbps = w.bytes / (ms * 1e6);
+    if (w.flops) f.gflops = w.flops / (ms * 1e6);
     if (row.status === 'ok' && row.wallMs) row.ratio = ms / row.wallMs.median;
   } catch (e) {
     f.status = statusOf(e);
@@ -114,6 +130,7 @@ export async function withPeer(ctx: Ctx, row: Row, w: Work, run: (peer: Peer) =>
     cleanup();
   }
   row.peer = f;
+  derivePeer(row, ctx.baselines);
   ctx.log(`    tfjs: ${f.status === 'ok' ? `${f.wallMs!.median.toFixed(3)} ms${f.gflops ? ` ${f.gflops.toFixed(3)} GFLOP/s` : ''}${f.gbps ? ` ${f.gbps.toFixed(3)} GB/s` : ''}${row.ratio ? ` ratio ${row.ratio.toFixed(2)}×` : ''}` : `${f.status}: ${f.error}`}`);
   return row;
 }

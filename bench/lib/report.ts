@@ -61,7 +61,9 @@ export function markdown(r: BenchResults, svgFile?: string): string {
     `| ${r.adapter.vendor} | ${r.adapter.architecture} | ${r.adapter.description} | ${r.adapter.isFallbackAdapter ? 'yes' : 'no'} | ${r.adapter.hasTimestamps ? 'yes' : 'no'} | ${r.adapter.hasSubgroups ? 'yes' : 'no'} |`, '',
     `Runtime: ${r.meta.runtime} (${r.meta.userAgent}). Peer: tfjs-core + tfjs-backend-webgpu 4.22 on ${r.peerAdapter ?? 'n/a'} in the same process.`, '',
     '## Baselines (this run)', '',
-    `Every figure below is also given as a fraction of these, measured in the same run. ` +
+    `Every figure below is also given as a fraction of the adapter's limits, measured in the same run: each of our rows (and the tfjs figures beside it) ` +
+      `against a short copy and FMA-loop probe run right before and right after that row (the faster of the two), so that load swings on a shared machine ` +
+      `move the op and its baselines together; the run-wide baselines below are the fallback for rows without probes. ` +
       `Times are the median of repeated runs with [min–max]; ${r.meta.timing === 'timestamp' ? 'rates use GPU time from timestamp queries' : 'rates use wall clock (no timestamp queries)'}; ` +
       `ratios against tfjs use wall clock on both sides (each repetition ends in a queue sync).`, '',
     '| kernel | variant | median ms [min–max] | rate |', '|---|---|---|---|',

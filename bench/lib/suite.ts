@@ -6,6 +6,7 @@ import { fastfoodGroup, fwhtGroup } from '../groups/fastfood.js';
 import { convGroup, linearGroup, poolGroup } from '../groups/layers.js';
 import { trainGroup } from '../groups/train.js';
 import { measureBaselines, remeasureBaselines } from './baselines.js';
+import { Probe } from './probe.js';
 import { rederive, type Ctx } from './context.js';
 import { installGpuTimer } from './gpu-timer.js';
 import { errorText } from './measure.js';
@@ -45,6 +46,9 @@ export async function runSuite(opts: SuiteOptions, log: Log): Promise<BenchResul
       `timing: ${timer ? 'GPU timestamps' : 'wall clock'}`);
     log('baselines:');
     const ctx: Ctx = { rt, timer, budget, quick: opts.quick, baselines: await measureBaselines(rt, timer, budget, opts.quick, log), peer: null, log };
+    // 16 MiB copy (past the CPU caches SwiftShader runs in) and ~10 ms FMA probes around every
+    // measurement of ours (Row.local)
+    ctx.probe = await Probe.create(rt, timer, ctx.baselines, 16, 10);
     if (groups.some((g) => g.peer)) {
       try {
         ctx.peer = await loadPeer();
@@ -75,6 +79,7 @@ export async function runSuite(opts: SuiteOptions, log: Log): Promise<BenchResul
       results.push({ name: g.name, status, note, rows, seconds: (performance.now() - t) / 1000 });
       rt.trim();
     }
+    ctx.probe?.dispose();
     log('baselines again (end of run):');
     const baselines = await remeasureBaselines(rt, timer, budget, opts.quick, ctx.baselines, log);
     for (const g of results) rederive(g.rows, baselines);

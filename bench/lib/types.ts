@@ -29,7 +29,13 @@ export interface Row {
   /** ours ÷ peer speed (peer time ÷ our time, both wall clock). */
   ratio?: number;
   extra?: Record<string, number | string>;
+  /** Copy and FMA probes run right before and after this row (the faster of the two): its
+   * fractions (and the peer's) are taken against these, not the run-wide baselines. */
+  local?: Limits;
 }
+
+/** What the adapter gives: copy bandwidth, FMA-loop FLOP/s and ops/s (an FMA = one op). */
+export interface Limits { gbps: number; gflops: number; gops: number }
 
 export interface PeerFigures {
   name: string;
