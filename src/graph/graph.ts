@@ -78,16 +78,29 @@ export class GraphBuilder {
     const { assignment, buffers } = planBuffers(this.rt, [...this.#logical.values()], this.label);
     for (const [v, base] of this.#alias) { const b = assignment.get(base); if (b) assignment.set(v, b); }
     const resolve = (b: GPUBuffer | Tensor): GPUBuffer => (b instanceof Tensor ? assignment.get(b) ?? b.buffer : b);
-    const preps = await Promise.all(this.dispatches.map(({ d }) => this.rt.prepare(d.kernel)));
     const uniforms: GPUBuffer[] = [];
-    const steps = this.dispatches.map(({ d }, i) => {
-      const prep = preps[i]!;
-      const u = this.rt.uniform(d.kernel, d.params);
-      uniforms.push(u);
-      return { label: this.dispatches[i]!.label, prep, group: this.rt.bindGroup(prep, u, d.buffers.map(resolve)), grid: this.rt.grid(d.workgroups) };
-    });
-    this.rt.release(this.#placeholder);
-    return new CompiledGraph(this.rt, this.label, steps, [...buffers, ...uniforms], assignment);
+    const device = this.rt.device;
+    device.pushErrorScope('validation');
+    let popped = false;
+    try {
+      const preps = await Promise.all(this.dispatches.map(({ d }) => this.rt.prepare(d.kernel)));
+      const steps = this.dispatches.map(({ d }, i) => {
+        const prep = preps[i]!;
+        const u = this.rt.uniform(d.kernel, d.params);
+        uniforms.push(u);
+        return { label: this.dispatches[i]!.label, prep, group: this.rt.bindGroup(prep, u, d.buffers.map(resolve)), grid: this.rt.grid(d.workgroups) };
+      });
+      const err = await device.popErrorScope();
+      popped = true;
+      if (err) throw new Error(`deepfried: ${this.label}: WebGPU validation error while compiling the graph: ${err.message}`);
+      return new CompiledGraph(this.rt, this.label, steps, [...buffers, ...uniforms], assignment);
+    } catch (e) {
+      if (!popped) await device.popErrorScope().catch(() => null);
+      for (const b of [...buffers, ...uniforms]) b.destroy();
+      throw e;
+    } finally {
+      this.rt.release(this.#placeholder);
+    }
   }
 }
 
