@@ -24,11 +24,8 @@ const rowLoop = (c: RowCode, body: string) => c.g.T > 1
   ? `for (var it = 0u; it < P.rpw; it++) {\n  let row = w * P.rpw + it;\n  if (row >= P.rows) { break; }\n${body}\n}`
   : `for (var it = 0u; it < P.rpw; it++) {\n  let row = (w * P.rpw + it) * ${c.g.L}u + s;\n  if (row < P.rows) {\n${body}\n  }\n}`;
 
-/** y = Fastfood(x); with `train`, also a3 (layout C) and a5 (layout S) as [rows, blocks, d]. */
-export function fastfoodForwardKernel(d: number, train: boolean, storage: number, maxRegisters = 32, swizzle = false): KernelInstance {
-  const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle), pp = pingPong(d, g.L, storage);
-  const sh2 = pp ? 'sh2' : 'sh';
-  const body = wgsl`
+/** Workgroup rows (a second buffer when ping-ponging) and the zero-padded load of x. */
+const rowDecls = (c: RowCode, pp: boolean) => wgsl`
 var<workgroup> sh: array<f32, ${c.shLen}>;
 ${c.swFn()}
 #if ${pp}
@@ -38,6 +35,14 @@ fn ldx(i: u32, base: u32) -> f32 {
   if (i < P.inF) { return x[base + i]; }
   return 0.0;
 }
+`;
+
+/** y = Fastfood(x); with `train`, also a3 (layout C) and a5 (layout S) as [rows, blocks, d]. */
+export function fastfoodForwardKernel(d: number, train: boolean, storage: number, maxRegisters = 32, swizzle = false): KernelInstance {
+  const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle), pp = pingPong(d, g.L, storage);
+  const sh2 = pp ? 'sh2' : 'sh';
+  const body = wgsl`
+${rowDecls(c, pp)}
 ${entry(c)} {
   let w = flatWorkgroup(wid, nwg);
   ${c.prelude()}
@@ -83,15 +88,7 @@ export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: numb
   const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle), pp = pingPong(d, g.L, storage);
   const sh2 = pp ? 'sh2' : 'sh';
   const body = wgsl`
-var<workgroup> sh: array<f32, ${c.shLen}>;
-${c.swFn()}
-#if ${pp}
-var<workgroup> sh2: array<f32, ${c.shLen}>;
-#endif
-fn ldx(i: u32, base: u32) -> f32 {
-  if (i < P.inF) { return x[base + i]; }
-  return 0.0;
-}
+${rowDecls(c, pp)}
 fn ldg(i: u32, base: u32) -> f32 {
   if (i < P.outF) { return dy[base + i]; }
   return 0.0;
