@@ -99,10 +99,16 @@ export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: F
           const seconds = (performance.now() - t0) / 1000;
           const ips = (trained * opts.batch) / trainSeconds();
           const at = step;
-          pending = trainer.stats().then((st) => emit({
-            kind: 'progress', epoch: epoch + 1, step: at, steps: total, images: at * opts.batch, loss: st.loss, accuracy: st.accuracy,
-            imagesPerSecond: ips, seconds,
-          }));
+          pending = trainer.stats().then((st) => {
+            if (!Number.isFinite(st.loss)) {
+              throw new Error(`deepfried: training diverged: the mean loss of steps ${at - st.steps + 1}–${at} is ${st.loss} (lr ${opts.lr}; try a lower --lr)`);
+            }
+            emit({
+              kind: 'progress', epoch: epoch + 1, step: at, steps: total, images: at * opts.batch, loss: st.loss, accuracy: st.accuracy,
+              imagesPerSecond: ips, seconds,
+            });
+          });
+          pending.catch(() => {}); // handled where it is awaited, not an unhandled rejection meanwhile
         }
       }
       await pending;

@@ -29,7 +29,7 @@ export interface TrainerOptions {
 export interface StepStats { steps: number; loss: number; accuracy: number }
 export interface EvalResult { loss: number; error: number; count: number }
 
-interface Forward { graph: CompiledGraph; x: Tensor; labels: Tensor; acc: Tensor[] }
+interface Forward { graph: CompiledGraph; x: Tensor; labels: Tensor; acc: Tensor[]; classes: number }
 
 function buildForward(rt: GpuRuntime, model: Sequential, batch: number, train: boolean, hyper: Tensor, grads?: Map<Param, Tensor>) {
   const g = new GraphBuilder(rt, `${train ? 'train' : 'eval'} ${model.name} batch ${batch}`);
@@ -53,7 +53,7 @@ function buildForward(rt: GpuRuntime, model: Sequential, batch: number, train: b
   g.emit('softmax cross-entropy', (ctx) => encodeSoftmaxCrossEntropy(ctx, h, labels, loss, { dlogits, correct }));
   const acc = [rt.zeros([1]), rt.zeros([1])];
   g.emit('stats', () => [loss, correct].map((src, i) => ({ kernel: accumulateKernel(), buffers: [src, acc[i]!], params: [1], workgroups: 1 })));
-  return { g, x, labels, acc, nodes, dlogits };
+  return { g, x, labels, acc, nodes, dlogits, classes: h.shape[1]! };
 }
 
 export class Trainer {
@@ -113,7 +113,7 @@ export class Trainer {
         ? { kernel: sgdKernel(), buffers: [this.hyper, grad, p.value, ...state], params: [p.value.size, o.momentum ?? 0.9, decay, p.scale ** 2], workgroups: optimWorkgroups(p.value.size) }
         : { kernel: adamKernel(), buffers: [this.hyper, grad, p.value, ...state], params: [p.value.size, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, decay, p.scale], workgroups: optimWorkgroups(p.value.size) }]);
     }
-    this.#train = { graph: await f.g.compile(), x: f.x, labels: f.labels, acc: f.acc };
+    this.#train = { graph: await f.g.compile(), x: f.x, labels: f.labels, acc: f.acc, classes: f.classes };
   }
 
   #hyperFor(step: number): Float32Array {
@@ -135,6 +135,7 @@ export class Trainer {
     const tr = this.#train;
     if (x.length !== tr.x.size) throw new Error(`deepfried: step() x has ${x.length} values, the compiled batch needs ${tr.x.size}`);
     if (labels.length !== batch) throw new Error(`deepfried: step() has ${labels.length} labels for a batch of ${batch}`);
+    checkBatch('step()', x, labels, tr.classes);
     const q = this.rt.device.queue;
     q.writeBuffer(tr.x.buffer, 0, x.buffer, x.byteOffset, x.byteLength);
     q.writeBuffer(tr.labels.buffer, 0, labels.buffer, labels.byteOffset, labels.byteLength);
@@ -164,7 +165,7 @@ export class Trainer {
       let f = this.#evals.get(n);
       if (!f) {
         const b = buildForward(this.rt, this.model, n, false, this.hyper);
-        f = { graph: await b.g.compile(), x: b.x, labels: b.labels, acc: b.acc };
+        f = { graph: await b.g.compile(), x: b.x, labels: b.labels, acc: b.acc, classes: b.classes };
         this.#evals.set(n, f);
       }
       const q = this.rt.device.queue;
@@ -202,6 +203,18 @@ export class Trainer {
     }
     for (const s of this.#state.values()) for (const t of s) t.dispose();
     this.hyper.dispose();
+  }
+}
+
+/** A non-finite input or a label outside [0, classes) would turn the step's gradients (and then
+ * every parameter) into NaN without a word: name it before anything is written. */
+function checkBatch(what: string, x: Float32Array, labels: Int32Array, classes: number): void {
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i]!)) throw new Error(`deepfried: ${what} x has a non-finite value (${x[i]}) at index ${i}`);
+  }
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (l < 0 || l >= classes) throw new Error(`deepfried: ${what} label ${l} at index ${i} is outside [0, ${classes})`);
   }
 }
 

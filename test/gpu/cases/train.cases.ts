@@ -2,6 +2,7 @@
 import { loadMnist, fillBatch } from '../../../src/data/mnist.js';
 import { saveCheckpoint, loadCheckpoint } from '../../../src/nn/checkpoint.js';
 import { mnistModel } from '../../../src/nn/model.js';
+import { fit, FIT_DEFAULTS } from '../../../src/nn/fit.js';
 import { compileTrainer } from '../../../src/nn/trainer.js';
 import { expectClose, expectEqual, expectThrows, type GpuCase } from '../harness.js';
 
@@ -43,6 +44,27 @@ export const trainCases: GpuCase[] = [
       for (const t of [trainer, t2]) t.destroy();
       model.dispose();
       model2.dispose();
+    },
+  },
+  {
+    name: 'train: a non-finite input, a label out of range and a diverging run each throw naming the problem',
+    async run(rt) {
+      const model = mnistModel('reference').init(rt, 3);
+      const trainer = await compileTrainer(rt, model, { batch: 4, optimizer: { kind: 'sgd', lr: 0.01 } });
+      const x = new Float32Array(4 * 784), y = new Int32Array(4);
+      x[5] = NaN;
+      await expectThrows(() => trainer.step(x, y), /step\(\) x has a non-finite value \(NaN\) at index 5/, 'NaN input');
+      x[5] = 0;
+      y[2] = 10;
+      await expectThrows(() => trainer.step(x, y), /step\(\) label 10 at index 2 is outside \[0, 10\)/, 'label out of range');
+      trainer.destroy();
+      model.dispose();
+      const ds = await loadMnist('train', { limit: 64 });
+      const inUse = () => rt.stats().liveBuffers - rt.stats().pooledBuffers;
+      const live = inUse();
+      await expectThrows(() => fit(rt, ds, ds, { ...FIT_DEFAULTS, model: 'reference', batch: 16, lr: 1e9, logEvery: 1, evalEachEpoch: false }),
+        /training diverged: the mean loss of steps \d+–\d+ is NaN/, 'lr 1e9');
+      expectEqual(inUse(), live, 'GPU buffers in use after the diverged run (fit frees its model and trainer)');
     },
   },
 ];
