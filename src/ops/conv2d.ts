@@ -3,7 +3,11 @@ import { channelTile, convTileKernel, convTileLaunch, type ConvTileGeometry } fr
 import { convGradFilterKernel, CONV_DW_WG, sumSplitsKernel, SUM_SPLITS_WG } from '../../kernels/conv2d_grad_filter.wgsl.js';
 import { convGradInputPhases, type ConvProblem } from '../../kernels/conv2d_grad_input.wgsl.js';
 import type { KernelInstance } from '../../kernels/common.js';
+import { col2imKernel, im2colKernel, IM2COL_WG, swapLeadingKernel } from '../../kernels/im2col.wgsl.js';
+import { matmulVariant } from '../../kernels/matmul.wgsl.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
+import { encodeMatmul } from './linear.js';
+import { encodeChannelSum } from './reduce.js';
 import { pair, type Conv2dOptions, type ConvGrads } from './types.js';
 import { dtype, fail, rank } from './validate.js';
 
@@ -98,6 +102,47 @@ function filterPlan(p: ConvProblem): { tile: [number, number, number, number]; s
   return { tile: [TCo, TCi, KY, PW], splits, rowsPerSplit, base };
 }
 
+/** How conv2dBackward computes dx and dw: 'direct' (the tiled conv kernel for dx, the split-K
+ * reduction for dw), 'gemm' (im2col + the matmul kernel), or 'auto' (per shape, see useGemm). */
+export const CONV_OPTIONS: { backward: 'auto' | 'gemm' | 'direct' } = { backward: 'auto' };
+
+/** Bytes of one [Cin·kh·kw, N·Ho·Wo] column matrix. */
+const colBytes = (p: ConvProblem) => 4 * p.Cin * p.kh * p.kw * p.N * p.Ho * p.Wo;
+
+/** The GEMM path needs two column-sized scratch matrices; 'auto' takes it while they stay small
+ * beside the device's binding limit and the products are big enough to fill the matmul tiles
+ * (MNIST conv2 at batch 64 on SwiftShader, one run beside a training job: dx + dw 337 ms direct,
+ * 225 ms through im2col + matmul; conv1, with 25 taps of one channel, would give the matmul a
+ * 20×25 output and no parallelism, so it stays direct). */
+function useGemm(ctx: EncodeContext, p: ConvProblem): boolean {
+  const fits = colBytes(p) <= ctx.limits.maxStorageBufferBindingSize;
+  if (CONV_OPTIONS.backward !== 'auto') return CONV_OPTIONS.backward === 'gemm' && fits;
+  return fits && colBytes(p) <= 64 << 20 && p.Cout >= 8 && p.Cin * p.kh * p.kw >= 64;
+}
+
+/** dw = dyT·colᵀ, db = Σ dy, dx = col2im(wᵀ·dyT) (kernels/im2col.wgsl.ts). */
+function encodeBackwardGemm(ctx: EncodeContext, p: ConvProblem, x: Tensor, w: Tensor, dy: Tensor, out: { dx?: Tensor; dw: Tensor; db: Tensor }): Dispatch[] {
+  const J = p.Cin * p.kh * p.kw, Q = p.N * p.Ho * p.Wo, P = p.Ho * p.Wo;
+  const geometry = [p.N, p.Cin, p.H, p.W, p.Ho, p.Wo, p.ph, p.pw];
+  const taps = { kh: p.kh, kw: p.kw, sh: p.sh, sw: p.sw };
+  const quad = ctx.hasSubgroups;
+  const dyT = ctx.scratch([p.Cout, Q], 'f32', 'conv2d dyT');
+  const col = ctx.scratch([J, Q], 'f32', 'conv2d im2col');
+  const ds: Dispatch[] = [
+    { kernel: swapLeadingKernel(), buffers: [dy, dyT], params: [p.N, p.Cout, P], workgroups: Math.ceil(dy.size / IM2COL_WG) },
+    { kernel: im2colKernel(taps), buffers: [x, col], params: geometry, workgroups: Math.ceil(Q / IM2COL_WG) },
+    encodeMatmul(matmulVariant('nt', p.Cout, J, Q, { quad }), dyT, col, null, out.dw, p.Cout, J, Q),
+    ...encodeChannelSum(ctx, dy, out.db, p.N, p.Cout, P),
+  ];
+  if (out.dx) {
+    const cg = ctx.scratch([J, Q], 'f32', 'conv2d column gradient');
+    ds.push(encodeMatmul(matmulVariant('tn', J, Q, p.Cout, { quad }), w, dyT, null, cg, J, Q, p.Cout));
+    ds.push({ kernel: col2imKernel(taps), buffers: [cg, out.dx], params: geometry, workgroups: Math.ceil(p.N * p.H * p.W / IM2COL_WG) });
+  }
+  for (const d of ds) checkGrid('conv2dBackward', ctx, d.workgroups, d.kernel.name);
+  return ds;
+}
+
 export function encodeConv2dBackward(ctx: EncodeContext, x: Tensor, w: Tensor, dy: Tensor, out: { dx?: Tensor; dw: Tensor; db: Tensor }, opts: Conv2dOptions = {}): Dispatch[] {
   const op = 'conv2dBackward';
   checkTensors(op, [['x', x], ['w', w], ['dy', dy], ['dw', out.dw], ['db', out.db], ...(out.dx ? [['dx', out.dx] as [string, Tensor]] : [])]);
@@ -105,9 +150,10 @@ export function encodeConv2dBackward(ctx: EncodeContext, x: Tensor, w: Tensor, d
   checkOut(op, 'dy', dy, [p.N, p.Cout, p.Ho, p.Wo]);
   checkOut(op, 'dw', out.dw, w.shape);
   checkOut(op, 'db', out.db, [p.Cout]);
+  if (out.dx) checkOut(op, 'dx', out.dx, x.shape);
+  if (useGemm(ctx, p)) return encodeBackwardGemm(ctx, p, x, w, dy, out);
   const ds: Dispatch[] = [];
   if (out.dx) {
-    checkOut(op, 'dx', out.dx, x.shape);
     const taps = Math.ceil(p.kh / p.sh) * Math.ceil(p.kw / p.sw);
     for (const ph of convGradInputPhases(p, (GH, GW) => outputTile(GH, GW, p.Cin, taps))) {
       const tile = outputTile(ph.geometry.GH, ph.geometry.GW, p.Cin, taps);

@@ -1,5 +1,6 @@
 import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
+import { CONV_OPTIONS } from '../../../src/ops/conv2d.js';
 import { conv2dBackwardRef, conv2dRef, convOut, type ConvGeometry } from '../../../src/reference/conv2d.js';
 import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
 
@@ -108,11 +109,29 @@ async function badInputs(rt: Runtime): Promise<void> {
   for (const u of [w, w2, big, b5, x3, one]) u.dispose();
 }
 
+/** Runs `f` with conv2dBackward forced onto one of its two paths. */
+async function withBackward(path: 'gemm' | 'direct', f: () => Promise<void>): Promise<void> {
+  const before = CONV_OPTIONS.backward;
+  CONV_OPTIONS.backward = path;
+  try { await f(); } finally { CONV_OPTIONS.backward = before; }
+}
+
 export const convCases: GpuCase[] = [
   ...sweep.map((c, i): GpuCase => ({ name: name(c), run: (rt) => checkAgainstReference(rt, c, 100 + 10 * i) })),
   { name: 'conv2d MNIST layer 1: x[2,1,28,28] w[20,1,5,5] bias', run: (rt) => checkAgainstReference(rt, { x: [2, 1, 28, 28], w: [20, 1, 5, 5], bias: true }, 7) },
   { name: 'conv2d MNIST layer 2: x[3,20,12,12] w[50,20,5,5] bias relu', run: (rt) => checkAgainstReference(rt, { x: [3, 20, 12, 12], w: [50, 20, 5, 5], bias: true, relu: true }, 8) },
   { name: 'conv2d backward vs finite differences x[2,3,5,6] w[4,3,3,2] s[2,1] p[1,1]', run: (rt) => finiteDifferences(rt, { x: [2, 3, 5, 6], w: [4, 3, 3, 2], s: [2, 1], p: [1, 1] }) },
   { name: 'conv2d backward vs finite differences x[1,2,7,7] w[3,2,3,3] s[1,1] p[0,0]', run: (rt) => finiteDifferences(rt, { x: [1, 2, 7, 7], w: [3, 2, 3, 3] }) },
+  {
+    name: 'conv2d backward through im2col + matmul (forced) on every sweep shape, and finite differences',
+    run: (rt) => withBackward('gemm', async () => {
+      for (const [i, c] of sweep.entries()) await checkAgainstReference(rt, c, 500 + 10 * i);
+      await finiteDifferences(rt, { x: [2, 3, 5, 6], w: [4, 3, 3, 2], s: [2, 1], p: [1, 1] });
+    }),
+  },
+  {
+    name: 'conv2d backward through the direct kernels (forced) on MNIST layer 2',
+    run: (rt) => withBackward('direct', () => checkAgainstReference(rt, { x: [3, 20, 12, 12], w: [50, 20, 5, 5], bias: true }, 9)),
+  },
   { name: 'conv2d: bad inputs are named', run: badInputs },
 ];
