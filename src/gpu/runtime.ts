@@ -270,10 +270,12 @@ export class GpuRuntime {
   async #compile(kernel: KernelInstance): Promise<Prepared> {
     const d = this.device;
     const label = `deepfried:${kernel.name}`;
+    // Push and pop with no await between: error scopes are one stack per device, and a scope left
+    // open across an await would catch (and name) another kernel's compile running concurrently.
     d.pushErrorScope('validation');
     const module = d.createShaderModule({ label, code: kernel.code });
-    const info = await module.getCompilationInfo();
-    const moduleError = await d.popErrorScope();
+    const scope = d.popErrorScope();
+    const [info, moduleError] = await Promise.all([module.getCompilationInfo(), scope]);
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length || moduleError) {
       const text = errors.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n') || moduleError?.message;

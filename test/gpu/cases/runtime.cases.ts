@@ -33,6 +33,12 @@ export const runtimeCases: GpuCase[] = [
     async run(rt) {
       const bad = kernel('broken_kernel', [rw('y')], [['n', 'u32']], `@compute @workgroup_size(64) fn main() { let x: f32 = undefined_thing; }`);
       await expectThrows(() => rt.prepare(bad), /kernel "broken_kernel" does not compile[\s\S]*undefined_thing/, 'wgsl error');
+      // compiled beside good kernels, the error still names the broken one (and no good one fails)
+      const good = (i: number) => kernel(`good_kernel_${i}`, [rw('y')], [['n', 'u32']], `@compute @workgroup_size(64) fn main() { y[${i}] = f32(P.n) + ${i}.0; }`);
+      const bad2 = kernel('broken_kernel_2', [rw('y')], [['n', 'u32']], `@compute @workgroup_size(64) fn main() { let x: f32 = other_undefined_thing; }`);
+      const all = [bad2, good(1), good(2), good(3)].map((k) => rt.prepare(k).then(() => 'ok', (e: Error) => e.message));
+      const got = await Promise.all(all);
+      expectEqual(got.map((m) => m === 'ok' ? 'ok' : /^deepfried: WGSL of kernel "broken_kernel_2" does not compile/.test(m) ? 'named' : m), ['named', 'ok', 'ok', 'ok'], 'concurrent compiles');
     },
   },
   {
