@@ -25,24 +25,44 @@ const rowLoop = (c: RowCode, body: string) => c.g.T > 1
   : `for (var it = 0u; it < P.rpw; it++) {\n  let row = (w * P.rpw + it) * ${c.g.L}u + s;\n  if (row < P.rows) {\n${body}\n  }\n}`;
 
 /** Workgroup rows (a second buffer when ping-ponging) and the zero-padded load of x. */
-const rowDecls = (c: RowCode, pp: boolean) => wgsl`
+const rowDecls = (c: RowCode, pp: boolean, vecX = false) => wgsl`
 var<workgroup> sh: array<f32, ${c.shLen}>;
 ${c.swFn()}
 #if ${pp}
 var<workgroup> sh2: array<f32, ${c.shLen}>;
 #endif
+#if ${vecX}
+fn ldx4(i: u32, base: u32) -> vec4f {
+  if (i < P.inF) { return x[(base + i) / 4u]; }
+  return vec4f(0.0);
+}
+#else
 fn ldx(i: u32, base: u32) -> f32 {
   if (i < P.inF) { return x[base + i]; }
   return 0.0;
 }
+#endif
 `;
 
-/** y = Fastfood(x); with `train`, also a3 (layout C) and a5 (layout S) as [rows, blocks, d]. */
-export function fastfoodForwardKernel(d: number, train: boolean, storage: number, maxRegisters = 32, swizzle = false): KernelInstance {
+/** Which row arrays move as vec4 (the row lengths must be multiples of 4; the kernel also needs
+ * layout C to hold groups of 4, RowCode.vec). */
+export interface FastfoodIo { vecX: boolean; vecY: boolean }
+
+const vec4Of = (r: string, j: number, f: (k: number) => string = (k) => `${r}${k}`) =>
+  `vec4f(${[0, 1, 2, 3].map((k) => f(j + k)).join(', ')})`;
+
+/** y = Fastfood(x); with `train`, also a3 and a5 as [rows, blocks, d].
+ * Layouts: x is read in layout C (vec4 loads), H·B·x̃ runs C → S and is stored to workgroup memory
+ * in layout S (lane-contiguous), the permutation gathers it back in layout S, and H·G·Π… runs
+ * S → C, so that y and a5 leave in layout C (vec4 stores). Each H costs one transpose. */
+export function fastfoodForwardKernel(d: number, train: boolean, storage: number, maxRegisters = 32, swizzle = false,
+  io: FastfoodIo = { vecX: false, vecY: false }): KernelInstance {
   const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle), pp = pingPong(d, g.L, storage);
+  const vx = io.vecX && c.vec, vy = io.vecY && c.vec, va = train && c.vec;
   const sh2 = pp ? 'sh2' : 'sh';
+  const C = (j: number) => c.idx(c.C, j), S = (j: number) => c.idx(c.S, j);
   const body = wgsl`
-${rowDecls(c, pp)}
+${rowDecls(c, pp, vx)}
 ${entry(c)} {
   let w = flatWorkgroup(wid, nwg);
   ${c.prelude()}
@@ -53,33 +73,46 @@ ${entry(c)} {
   ${c.decl('pm', 'u32')}
   for (var k = 0u; k < P.blocks; k++) {
     let o = k * ${d}u;
-    ${c.each((j) => `b${j} = B[o + ${c.idx(c.S, j)}]; ss${j} = S[o + ${c.idx(c.S, j)}];`)}
-    ${c.each((j) => `gg${j} = G[o + ${c.idx(c.C, j)}]; pm${j} = ${c.at(`sb + perm[o + ${c.idx(c.C, j)}]`)};`)}
+    ${c.each((j) => `b${j} = B[o + ${C(j)}]; ss${j} = S[o + ${C(j)}];`)}
+    ${c.each((j) => `gg${j} = G[o + ${S(j)}]; pm${j} = ${c.at(`sb + perm[o + ${S(j)}]`)};`)}
     ${rowLoop(c, wgsl`
     let xb = row * P.inF;
-    ${c.each((j) => `r${j} = b${j} * ldx(${c.idx(c.S, j)}, xb);`)}
-    ${c.hadamard('r', 'sh', 'SC')}
-    ${c.each((j) => `sh[${c.at(`sb + ${c.idx(c.C, j)}`)}] = r${j};`)}
+#if ${vx}
+    ${c.quads((j) => `{ let v = ldx4(${C(j)}, xb); ${[0, 1, 2, 3].map((k) => `r${j + k} = b${j + k} * v[${k}];`).join(' ')} }`)}
+#else
+    ${c.each((j) => `r${j} = b${j} * ldx(${C(j)}, xb);`)}
+#endif
+    ${c.hadamard('r', 'sh', 'CS')}
+    ${c.each((j) => `sh[${c.at(`sb + ${S(j)}`)}] = r${j};`)}
     ${c.barrier()}
     ${c.each((j) => `r${j} = sh[pm${j}];`)}
     let ab = (row * P.blocks + k) * ${d}u;
 #if ${train}
-    ${c.each((j) => `a3[ab + ${c.idx(c.C, j)}] = r${j};`)}
+    ${c.each((j) => `a3[ab + ${S(j)}] = r${j};`)}
 #endif
     ${c.each((j) => `r${j} *= gg${j};`)}
 #if ${!pp}
     ${c.barrier()}
 #endif
-    ${c.hadamard('r', sh2, 'CS')}
-#if ${train}
-    ${c.each((j) => `a5[ab + ${c.idx(c.S, j)}] = r${j};`)}
+    ${c.hadamard('r', sh2, 'SC')}
+#if ${va}
+    ${c.quads((j) => `a5[(ab + ${C(j)}) / 4u] = ${vec4Of('r', j)};`)}
+#elif ${train}
+    ${c.each((j) => `a5[ab + ${C(j)}] = r${j};`)}
 #endif
     let yb = row * P.outF + o;
-    ${c.each((j) => `if (o + ${c.idx(c.S, j)} < P.outF) { y[yb + ${c.idx(c.S, j)}] = ss${j} * r${j}; }`)}`)}
+#if ${vy}
+    ${c.quads((j) => `if (o + ${C(j)} < P.outF) { y[(yb + ${C(j)}) / 4u] = ${vec4Of('r', j, (k) => `ss${k} * r${k}`)}; }`)}
+#else
+    ${c.each((j) => `if (o + ${C(j)} < P.outF) { y[yb + ${C(j)}] = ss${j} * r${j}; }`)}
+#endif`)}
   }
 }`;
-  const bindings = [ro('x'), ro('B'), ro('G'), ro('S'), ro('perm', 'u32'), rw('y'), ...(train ? [rw('a3'), rw('a5')] : [])];
-  return kernel(`fastfood_fwd${train ? '_train' : ''}_${c.tag}${pp ? '' : '_1buf'}`, bindings, PARAMS, body);
+  const v4 = 'vec4<f32>' as const;
+  const bindings = [ro('x', vx ? v4 : 'f32'), ro('B'), ro('G'), ro('S'), ro('perm', 'u32'), rw('y', vy ? v4 : 'f32'),
+    ...(train ? [rw('a3'), rw('a5', va ? v4 : 'f32')] : [])];
+  const tag = `${c.tag}${pp ? '' : '_1buf'}${vx ? '_vx' : ''}${vy ? '_vy' : ''}`;
+  return kernel(`fastfood_fwd${train ? '_train' : ''}_${tag}`, bindings, PARAMS, body);
 }
 
 /** Backward of one workgroup's rows: dx (optional) and per-workgroup partial sums of dB, dG, dS

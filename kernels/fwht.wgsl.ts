@@ -84,6 +84,12 @@ export class RowCode {
     }
     return out.join('\n');
   }
+  /** Whether layout C can move registers 4 at a time (vec4 global loads and stores). */
+  get vec(): boolean { return this.g.T > 1 && this.g.R % 4 === 0; }
+  /** Statements over the groups of 4 consecutive registers of layout C. */
+  quads(f: (j: number) => string): string {
+    return this.js.filter((j) => j % 4 === 0).map(f).join('\n');
+  }
   barrier(): string { return this.g.T > 1 ? 'workgroupBarrier();' : ''; }
   /** Registers r (phase `from`) → workgroup memory → registers r (phase `to`). */
   transpose(r: string, sh: string, from: number, to: number): string {
@@ -118,6 +124,9 @@ export class RowCode {
 export function fwhtRowsKernel(d: number, maxRegisters = 32, swizzle = false): KernelInstance {
   const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle);
   const uniformRow = g.T > 1;
+  // The row ends in layout C, where each invocation holds R consecutive values: stored as vec4s
+  // (a quarter of the store instructions) it needs no transpose back to layout S.
+  const vecOut = c.vec;
   const body = wgsl`
 #if ${uniformRow}
 var<workgroup> sh: array<f32, ${c.shLen}>;
@@ -139,14 +148,19 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let base = row * ${d}u;
     ${c.each((j) => `r${j} = x[base + ${c.idx(c.S, j)}];`)}
     ${c.hadamard('r', 'sh', 'SC')}
+#if ${vecOut}
+    ${c.quads((j) => `y[(base + ${c.idx(c.C, j)}) / 4u] = P.scale * vec4f(r${j}, r${j + 1}, r${j + 2}, r${j + 3});`)}
+    workgroupBarrier(); // others may still read (as layout C) what the next row stores here (as layout S)
+#else
     ${c.transpose('r', 'sh', c.C, c.S)}
     ${c.each((j) => `y[base + ${c.idx(c.S, j)}] = P.scale * r${j};`)}
+#endif
 #if ${!uniformRow}
     }
 #endif
   }
 }`;
-  return kernel(`fwht_rows_${c.tag}`, [ro('x'), rw('y')], [['rows', 'u32'], ['rpw', 'u32'], ['scale', 'f32']], body);
+  return kernel(`fwht_rows_${c.tag}${vecOut ? '_v4' : ''}`, [ro('x'), rw('y', vecOut ? 'vec4<f32>' : 'f32')], [['rows', 'u32'], ['rpw', 'u32'], ['scale', 'f32']], body);
 }
 
 /** One global radix-2^r pass of a long FWHT: butterflies over index bits [lo, lo + r) of rows of

@@ -116,7 +116,7 @@ export function encodeFastfood(ctx: EncodeContext, x: Tensor, p: FastfoodDeviceP
     params[1] = rpw;
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
     return [{
-      kernel: fastfoodForwardKernel(d, !!saved, storage, registersFor(x, d), swizzleFor(x)),
+      kernel: fastfoodForwardKernel(d, !!saved, storage, registersFor(x, d), swizzleFor(x), { vecX: inFeatures % 4 === 0, vecY: outFeatures % 4 === 0 }),
       buffers: [x, p.B, p.G, p.S, p.perm, y, ...(saved ? [saved.a3, saved.a5] : [])], params, workgroups,
     }];
   }
