@@ -5,7 +5,7 @@
 // A transpose reads back exactly the locations its own invocation wrote in the previous phase,
 // which is what lets several phases share one workgroup array with one barrier each.
 import { kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
-import { RowCode, rowGeometry } from './fwht.wgsl.js';
+import { GPU_ROWS, RowCode, rowGeometry, type RowTuning } from './fwht.wgsl.js';
 
 const PARAMS = [['rows', 'u32'], ['rpw', 'u32'], ['inF', 'u32'], ['outF', 'u32'], ['blocks', 'u32']] as const;
 
@@ -55,9 +55,9 @@ const vec4Of = (r: string, j: number, f: (k: number) => string = (k) => `${r}${k
  * Layouts: x is read in layout C (vec4 loads), H·B·x̃ runs C → S and is stored to workgroup memory
  * in layout S (lane-contiguous), the permutation gathers it back in layout S, and H·G·Π… runs
  * S → C, so that y and a5 leave in layout C (vec4 stores). Each H costs one transpose. */
-export function fastfoodForwardKernel(d: number, train: boolean, storage: number, maxRegisters = 32, swizzle = false,
+export function fastfoodForwardKernel(d: number, train: boolean, storage: number, tuning: RowTuning = GPU_ROWS,
   io: FastfoodIo = { vecX: false, vecY: false }): KernelInstance {
-  const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle), pp = pingPong(d, g.L, storage);
+  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle), pp = pingPong(d, g.L, storage);
   const vx = io.vecX && c.vec, vy = io.vecY && c.vec, va = train && c.vec;
   const sh2 = pp ? 'sh2' : 'sh';
   const C = (j: number) => c.idx(c.C, j), S = (j: number) => c.idx(c.S, j);
@@ -117,8 +117,8 @@ ${entry(c)} {
 
 /** Backward of one workgroup's rows: dx (optional) and per-workgroup partial sums of dB, dG, dS
  * in part [3, workgroups, blocks·d], reduced by fastfoodReduceKernel. */
-export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number, maxRegisters = 32, swizzle = false): KernelInstance {
-  const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle), pp = pingPong(d, g.L, storage);
+export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number, tuning: RowTuning = GPU_ROWS): KernelInstance {
+  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle), pp = pingPong(d, g.L, storage);
   const sh2 = pp ? 'sh2' : 'sh';
   const body = wgsl`
 ${rowDecls(c, pp)}

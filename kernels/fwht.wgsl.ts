@@ -27,13 +27,22 @@ export interface RowGeometry {
   los: number[];
 }
 
-/** `maxRegisters` (values per invocation) trades barriers (one per phase) against registers. */
-export function rowGeometry(d: number, maxRegisters = 32): RowGeometry {
+/** How a row kernel is generated (chosen per adapter in src/ops/fwht.ts). */
+export interface RowTuning {
+  /** Values per invocation: trades barriers (one per phase) against registers. */
+  maxRegisters: number;
+  /** XOR-swizzled workgroup-memory addresses (GPU bank conflicts). */
+  swizzle: boolean;
+}
+
+export const GPU_ROWS: RowTuning = { maxRegisters: 32, swizzle: true };
+
+export function rowGeometry(d: number, tuning: Pick<RowTuning, 'maxRegisters'> = GPU_ROWS): RowGeometry {
   const k = Math.round(Math.log2(d));
   if (2 ** k !== d || k < 1) throw new Error(`deepfried: rowGeometry: d = ${d} is not a power of two ≥ 2`);
   if (k <= 5) return { d, k, T: 1, R: d, L: Math.min(64, 512 / d), lr: k, los: [0] };
   // T ≤ 256, the WebGPU default of maxComputeInvocationsPerWorkgroup
-  const lr = Math.min(k, Math.max(k - 8, Math.round(Math.log2(maxRegisters))));
+  const lr = Math.min(k, Math.max(k - 8, Math.round(Math.log2(tuning.maxRegisters))));
   const los: number[] = [];
   for (let lo = k - lr; ; lo -= lr) { los.push(Math.max(0, lo)); if (lo <= 0) break; }
   return { d, k, T: 2 ** (k - lr), R: 2 ** lr, L: 1, lr, los };
@@ -121,12 +130,11 @@ export class RowCode {
 }
 
 /** In-workgroup FWHT of rows of length d ≤ maxComputeWorkgroupStorageSize/4: y = scale·H·x. */
-export function fwhtRowsKernel(d: number, maxRegisters = 32, swizzle = false): KernelInstance {
-  const g = rowGeometry(d, maxRegisters), c = new RowCode(g, swizzle);
+export function fwhtRowsKernel(d: number, tuning: RowTuning = GPU_ROWS): KernelInstance {
+  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle);
   const uniformRow = g.T > 1;
   // The row ends in layout C, where each invocation holds R consecutive values: stored as vec4s
   // (a quarter of the store instructions) it needs no transpose back to layout S.
-  const vecOut = c.vec;
   const body = wgsl`
 #if ${uniformRow}
 var<workgroup> sh: array<f32, ${c.shLen}>;
@@ -148,7 +156,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let base = row * ${d}u;
     ${c.each((j) => `r${j} = x[base + ${c.idx(c.S, j)}];`)}
     ${c.hadamard('r', 'sh', 'SC')}
-#if ${vecOut}
+#if ${c.vec}
     ${c.quads((j) => `y[(base + ${c.idx(c.C, j)}) / 4u] = P.scale * vec4f(r${j}, r${j + 1}, r${j + 2}, r${j + 3});`)}
     workgroupBarrier(); // others may still read (as layout C) what the next row stores here (as layout S)
 #else
@@ -160,7 +168,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 #endif
   }
 }`;
-  return kernel(`fwht_rows_${c.tag}${vecOut ? '_v4' : ''}`, [ro('x'), rw('y', vecOut ? 'vec4<f32>' : 'f32')], [['rows', 'u32'], ['rpw', 'u32'], ['scale', 'f32']], body);
+  return kernel(`fwht_rows_${c.tag}${c.vec ? '_v4' : ''}`, [ro('x'), rw('y', c.vec ? 'vec4<f32>' : 'f32')], [['rows', 'u32'], ['rpw', 'u32'], ['scale', 'f32']], body);
 }
 
 /** One global radix-2^r pass of a long FWHT: butterflies over index bits [lo, lo + r) of rows of

@@ -4,7 +4,7 @@ import {
 } from '../../kernels/fastfood_multipass.wgsl.js';
 import { rowGeometry } from '../../kernels/fwht.wgsl.js';
 import { Tensor, type Dispatch, type EncodeContext, type GpuRuntime } from '../gpu/runtime.js';
-import { encodeFwhtRows, maxLocalFwht, registersFor, rowsPerWorkgroup, swizzleFor, targetWorkgroups } from './fwht.js';
+import { encodeFwhtRows, maxLocalFwht, rowsPerWorkgroup, rowTuning, targetWorkgroups } from './fwht.js';
 import type { FastfoodGrads, FastfoodParams } from './types.js';
 import { dtype, fail, rank } from './validate.js';
 
@@ -96,7 +96,7 @@ const fused = (ctx: EncodeContext, x: Tensor, d: number, training: boolean) =>
   !FASTFOOD_OPTIONS.forceMultipass && d <= maxLocalFwht(ctx, x) && (!training || d <= FASTFOOD_OPTIONS.maxFusedTraining);
 
 function launch(x: Tensor, n: number, d: number): { rpw: number; workgroups: number; slots: number } {
-  const L = rowGeometry(d, registersFor(x, d)).L, groups = Math.ceil(n / L), rpw = rowsPerWorkgroup(groups, targetWorkgroups(x));
+  const L = rowGeometry(d, rowTuning(x, d)).L, groups = Math.ceil(n / L), rpw = rowsPerWorkgroup(groups, targetWorkgroups(x));
   const workgroups = Math.ceil(groups / rpw);
   return { rpw, workgroups, slots: workgroups * L };
 }
@@ -116,7 +116,7 @@ export function encodeFastfood(ctx: EncodeContext, x: Tensor, p: FastfoodDeviceP
     params[1] = rpw;
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
     return [{
-      kernel: fastfoodForwardKernel(d, !!saved, storage, registersFor(x, d), swizzleFor(x), { vecX: inFeatures % 4 === 0, vecY: outFeatures % 4 === 0 }),
+      kernel: fastfoodForwardKernel(d, !!saved, storage, rowTuning(x, d), { vecX: inFeatures % 4 === 0, vecY: outFeatures % 4 === 0 }),
       buffers: [x, p.B, p.G, p.S, p.perm, y, ...(saved ? [saved.a3, saved.a5] : [])], params, workgroups,
     }];
   }
@@ -149,7 +149,7 @@ export function encodeFastfoodBackward(
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
     return [
       {
-        kernel: fastfoodBackwardKernel(d, !!out.dx, storage, registersFor(x, d), swizzleFor(x)),
+        kernel: fastfoodBackwardKernel(d, !!out.dx, storage, rowTuning(x, d)),
         buffers: [x, p.B, p.G, p.S, p.perm, dy, saved.a3, saved.a5, part, ...(out.dx ? [out.dx] : [])],
         params: [n, rpw, inFeatures, outFeatures, blocks, workgroups], workgroups,
       },

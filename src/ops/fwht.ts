@@ -1,4 +1,4 @@
-import { fwhtGlobalKernel, fwhtRowsKernel, rowGeometry } from '../../kernels/fwht.wgsl.js';
+import { fwhtGlobalKernel, fwhtRowsKernel, rowGeometry, type RowTuning } from '../../kernels/fwht.wgsl.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
 import type { FwhtOptions } from './types.js';
 import { dtype, fail } from './validate.js';
@@ -7,7 +7,7 @@ import { dtype, fail } from './validate.js';
 export function maxLocalFwht(ctx: Pick<EncodeContext, 'limits'>, x: Tensor): number {
   let d = 8192;
   while (d > 2 && d * 4 > ctx.limits.maxComputeWorkgroupStorageSize) d /= 2;
-  while (d > 32 && rowGeometry(d, registersFor(x, d)).T > ctx.limits.maxComputeInvocationsPerWorkgroup) d /= 2;
+  while (d > 32 && rowGeometry(d, rowTuning(x, d)).T > ctx.limits.maxComputeInvocationsPerWorkgroup) d /= 2;
   return d;
 }
 
@@ -26,17 +26,17 @@ function cpuAdapter(x: Tensor): boolean {
   return a.isFallbackAdapter || /swiftshader|llvmpipe|cpu/i.test(`${a.architecture} ${a.description}`);
 }
 
-/** Bank-conflict-free workgroup-memory addressing, except on CPU adapters. */
-export function swizzleFor(x: Tensor): boolean {
-  return ROW_TUNING.swizzle ?? !cpuAdapter(x);
-}
-
-/** A GPU keeps 32 values per invocation (more threads, more barriers, which are cheap there).
- * On a CPU adapter barriers switch coroutines, so rows use two phases (one transpose per H)
- * with up to 2^ceil(k/2) values per invocation. */
-export function registersFor(x: Tensor, d: number): number {
-  if (ROW_TUNING.maxRegisters > 0) return ROW_TUNING.maxRegisters;
-  return cpuAdapter(x) ? Math.max(32, 2 ** Math.ceil(Math.log2(d) / 2)) : 32;
+/** How the row kernels are generated on x's adapter (kernels/fwht.wgsl.ts RowTuning).
+ * - Registers: a GPU keeps 32 values per invocation (more threads, more barriers, which are cheap
+ *   there). On a CPU adapter barriers switch coroutines, so rows use two phases (one transpose per
+ *   H) with up to 2^ceil(k/2) values per invocation.
+ * - Swizzle: bank-conflict-free workgroup-memory addressing, except on CPU adapters. */
+export function rowTuning(x: Tensor, d: number): RowTuning {
+  const cpu = cpuAdapter(x);
+  return {
+    maxRegisters: ROW_TUNING.maxRegisters > 0 ? ROW_TUNING.maxRegisters : cpu ? Math.max(32, 2 ** Math.ceil(Math.log2(d) / 2)) : 32,
+    swizzle: ROW_TUNING.swizzle ?? !cpu,
+  };
 }
 
 /** Workgroups to aim for. A CPU adapter (SwiftShader) runs a few workgroups per core at a time
@@ -53,13 +53,13 @@ const GLOBAL_BITS = 7;
 
 /** dst = scale·H·src over rows of length d (src and dst distinct, both rows·d long). */
 export function encodeFwhtRows(ctx: EncodeContext, src: Tensor, dst: Tensor, rows: number, d: number, scale: number): Dispatch[] {
-  const local = Math.min(d, maxLocalFwht(ctx, src)), regs = registersFor(src, local);
+  const local = Math.min(d, maxLocalFwht(ctx, src)), tuning = rowTuning(src, local);
   const out: Dispatch[] = [];
-  const lrows = rows * (d / local), g = rowGeometry(local, regs);
+  const lrows = rows * (d / local), g = rowGeometry(local, tuning);
   const groups = Math.ceil(lrows / g.L), rpw = rowsPerWorkgroup(groups, targetWorkgroups(src));
   const passes: [number, number][] = [];
   for (let lo = Math.log2(local), k = Math.log2(d); lo < k; lo += GLOBAL_BITS) passes.push([Math.min(GLOBAL_BITS, k - lo), lo]);
-  out.push({ kernel: fwhtRowsKernel(local, regs, swizzleFor(src)), buffers: [src, dst], params: [lrows, rpw, passes.length ? 1 : scale], workgroups: Math.ceil(groups / rpw) });
+  out.push({ kernel: fwhtRowsKernel(local, tuning), buffers: [src, dst], params: [lrows, rpw, passes.length ? 1 : scale], workgroups: Math.ceil(groups / rpw) });
   passes.forEach(([r, lo], i) => {
     const count = rows * d / 2 ** r;
     out.push({ kernel: fwhtGlobalKernel(r, lo, d), buffers: [dst], params: [count, i === passes.length - 1 ? scale : 1], workgroups: Math.ceil(count / 64) });
