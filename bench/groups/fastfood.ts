@@ -25,7 +25,6 @@ export async function fwhtGroup(ctx: Ctx): Promise<Row[]> {
         const x = randTensor(ctx.rt, [n, d]);
         return { inputs: [x], call: () => ctx.rt.fwht(x, { scale: 1 / Math.sqrt(d) }) };
       }));
-      if (notImplemented(rows)) return rows;
     }
   }
   return rows;
@@ -34,33 +33,23 @@ export async function fwhtGroup(ctx: Ctx): Promise<Row[]> {
 export async function fastfoodGroup(ctx: Ctx): Promise<Row[]> {
   const rows: Row[] = [];
   const { ds, batches } = grid(ctx);
-  let fwdMissing = false, bwdMissing = false;
   for (const d of ds) {
     for (const n of batches) {
       const paramBytes = 4 * d * 4;
-      if (!fwdMissing) {
-        rows.push(await ours(ctx, 'fastfood', 'fwd', fmtShape([n, d]), { bytes: 2 * n * d * 4 + paramBytes, ops: n * fastfoodOps(d), paramBytes }, () => {
-          const x = randTensor(ctx.rt, [n, d]);
-          const p = fastfoodParams(ctx.rt, d, 1, d);
-          return { inputs: [x, ...p.tensors], call: () => ctx.rt.fastfood(x, p) };
-        }));
-        fwdMissing = rows.at(-1)!.status === 'not implemented';
-      }
-      if (!bwdMissing) {
-        // reads x, dy and the parameters; writes dx and dB, dG, dS.
-        const bytes = 3 * n * d * 4 + paramBytes + 3 * d * 4;
-        rows.push(await ours(ctx, 'fastfood', 'bwd', fmtShape([n, d]), { bytes, ops: n * fastfoodBackwardOps(d), paramBytes }, () => {
-          const x = randTensor(ctx.rt, [n, d]);
-          const dy = randTensor(ctx.rt, [n, d]);
-          const p = fastfoodParams(ctx.rt, d, 1, d);
-          return { inputs: [x, dy, ...p.tensors], call: () => ctx.rt.fastfoodBackward(x, p, dy) };
-        }));
-        bwdMissing = rows.at(-1)!.status === 'not implemented';
-      }
-      if (fwdMissing && bwdMissing) return rows;
+      rows.push(await ours(ctx, 'fastfood', 'fwd', fmtShape([n, d]), { bytes: 2 * n * d * 4 + paramBytes, ops: n * fastfoodOps(d), paramBytes }, () => {
+        const x = randTensor(ctx.rt, [n, d]);
+        const p = fastfoodParams(ctx.rt, d, 1, d);
+        return { inputs: [x, ...p.tensors], call: () => ctx.rt.fastfood(x, p) };
+      }));
+      // reads x, dy and the parameters; writes dx and dB, dG, dS.
+      const bytes = 3 * n * d * 4 + paramBytes + 3 * d * 4;
+      rows.push(await ours(ctx, 'fastfood', 'bwd', fmtShape([n, d]), { bytes, ops: n * fastfoodBackwardOps(d), paramBytes }, () => {
+        const x = randTensor(ctx.rt, [n, d]);
+        const dy = randTensor(ctx.rt, [n, d]);
+        const p = fastfoodParams(ctx.rt, d, 1, d);
+        return { inputs: [x, dy, ...p.tensors], call: () => ctx.rt.fastfoodBackward(x, p, dy) };
+      }));
     }
   }
   return rows;
 }
-
-const notImplemented = (rows: Row[]): boolean => rows.at(-1)?.status === 'not implemented';

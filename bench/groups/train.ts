@@ -3,42 +3,19 @@
 // Ours is the scheduler's compiled step (src/nn compileTrainer); the tfjs side is built here from
 // tfjs-core alone (no tfjs-layers).
 import type * as TF from '@tensorflow/tfjs-core';
-import { randArray, type Ctx } from '../lib/context.js';
-import { errorText, isNotImplemented } from '../lib/measure.js';
+import { mnistModel } from '../../src/nn/model.js';
+import { compileTrainer, type Trainer } from '../../src/nn/trainer.js';
+import { randArray, statusOf, type Ctx } from '../lib/context.js';
+import { errorText } from '../lib/measure.js';
 import { stat } from '../lib/stats.js';
 import type { Row, Stat } from '../lib/types.js';
 
-interface TrainerLike { step(x: Float32Array, labels: Int32Array): Promise<void>; destroy(): void }
-interface NnModules {
-  trainer: { compileTrainer?: (rt: unknown, model: unknown, opts: unknown) => Promise<TrainerLike> };
-  model: { mnistModel?: (name: string) => { init(rt: unknown, seed?: number): { dispose(): void } } };
-}
-
-/** src/nn, loaded by a template-literal import of the .ts sources (tsx resolves them in Node; esbuild
- * bundles every matching file for Chrome), so the bench still builds and runs (reporting 'not
- * implemented') where the scheduler is not there. */
-async function loadNn(): Promise<NnModules> {
-  const load = (name: string) => import(`../../src/nn/${name}.ts`) as Promise<Record<string, unknown>>;
-  try {
-    return { trainer: await load('trainer'), model: await load('model') } as NnModules;
-  } catch (e) {
-    throw new Error(`train step: not implemented yet (src/nn/trainer with compileTrainer is not available: ${errorText(e)})`);
-  }
-}
-
-/**
- * Our side: the reference MNIST net compiled by the scheduler (compileTrainer, one submit per step),
+/** Our side: the reference MNIST net compiled by the scheduler (compileTrainer, one submit per step),
  * plain SGD like the tfjs side. Returns one step on a fixed batch (resolving once it is queued) and
- * a cleanup. Throws 'not implemented' while src/nn is missing.
- */
+ * a cleanup. */
 export async function ourTrainStep(ctx: Ctx, batch: number): Promise<{ step: () => Promise<unknown>; dispose: () => void }> {
-  const nn = await loadNn();
-  const { compileTrainer } = nn.trainer, { mnistModel } = nn.model;
-  if (typeof compileTrainer !== 'function' || typeof mnistModel !== 'function') {
-    throw new Error('train step: not implemented yet (src/nn has no compileTrainer / mnistModel)');
-  }
   const model = mnistModel('reference').init(ctx.rt, 1);
-  let trainer: TrainerLike;
+  let trainer: Trainer;
   try {
     trainer = await compileTrainer(ctx.rt, model, { batch, optimizer: { kind: 'sgd', lr: 0.01, momentum: 0 }, maxInFlight: 1 });
   } catch (e) {
@@ -70,7 +47,7 @@ export async function trainGroup(ctx: Ctx): Promise<Row[]> {
       dispose();
     }
   } catch (e) {
-    row.status = isNotImplemented(e) ? 'not implemented' : 'error';
+    row.status = statusOf(e);
     row.error = errorText(e);
   }
   ctx.log(`  ours: ${row.status === 'ok' ? `${row.wallMs!.median.toFixed(1)} ms/step` : row.status}`);

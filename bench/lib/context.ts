@@ -4,7 +4,7 @@ import type { Runtime } from '../../src/api.js';
 import type { FastfoodParams } from '../../src/ops/types.js';
 import type { Tensor } from '../../src/gpu/runtime.js';
 import type { GpuTimer } from './gpu-timer.js';
-import { errorText, isNotImplemented, measureOurs } from './measure.js';
+import { errorText, measureOurs } from './measure.js';
 import type { Budget } from './stats.js';
 import type { Peer } from './tfjs.js';
 import type { Probe } from './probe.js';
@@ -32,7 +32,6 @@ export interface Work {
 }
 
 export function statusOf(e: unknown): RowStatus {
-  if (isNotImplemented(e)) return 'not implemented';
   // Past a declared limit, or the allocation the limits allow but the device cannot back
   // (SwiftShader: a 1 GiB buffer at maxStorageBufferBindingSize = 1 GiB).
   if (/over this device's limit|exceed this device|device limit|OUT_OF_DEVICE_MEMORY|out of memory/i.test(errorText(e))) return 'over device limit';

@@ -85,5 +85,4 @@ export async function measurePeer(budget: Budget, call: () => unknown, sync: () 
   return stat(wall);
 }
 
-export const isNotImplemented = (e: unknown): boolean => /not implemented/i.test(e instanceof Error ? e.message : String(e));
 export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);

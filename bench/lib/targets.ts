@@ -13,7 +13,7 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): Target[] {
     const name = 'fused Fastfood ≥ 0.5 of roofline on SwiftShader (d 1024…8192, batch ≥ 256)';
     const rows = rowsOf(r, 'fastfood').filter((x) => x.op === 'fwd' && x.status === 'ok' && x.fracRoofline !== undefined)
       .filter((x) => { const [n, d] = x.shape.split('×').map(Number) as [number, number]; return d >= 1024 && d <= 8192 && n >= 256; });
-    if (!rows.length) out.push({ name, status: 'not measured', detail: 'no fastfood forward rows in range (group not run, not implemented, or --quick)' });
+    if (!rows.length) out.push({ name, status: 'not measured', detail: 'no fastfood forward rows in range (group not run, or --quick)' });
     else {
       const worst = rows.reduce((a, b) => (b.fracRoofline! < a.fracRoofline! ? b : a));
       out.push({

@@ -2,7 +2,7 @@
 
 export interface Stat { median: number; min: number; max: number; n: number }
 
-export type RowStatus = 'ok' | 'not implemented' | 'over device limit' | 'error' | 'skipped';
+export type RowStatus = 'ok' | 'over device limit' | 'error' | 'skipped';
 
 /** One measured thing: our op (and, where there is one, the tfjs peer on the same shape). */
 export interface Row {
@@ -48,7 +48,7 @@ export interface PeerFigures {
   fracCopy?: number;
 }
 
-export interface GroupResult { name: string; status: 'ok' | 'not implemented' | 'partial' | 'error'; note?: string; rows: Row[]; seconds: number }
+export interface GroupResult { name: string; status: 'ok' | 'partial' | 'error'; note?: string; rows: Row[]; seconds: number }
 
 export interface AdapterReport { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean; hasTimestamps: boolean; hasSubgroups: boolean }
 
