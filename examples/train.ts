@@ -93,12 +93,24 @@ function onEvent(e: FitEvent): void {
 const resume = a.resume ? (await readFile(a.resume)).buffer as ArrayBuffer : undefined;
 const save = a.save ? async (b: ArrayBuffer) => { await writeFile(a.save!, new Uint8Array(b)); if (!tty) console.log(`checkpoint written to ${a.save}`); } : undefined;
 let result: FitResult;
-if (runtime === 'node') {
-  const rt = await createRuntime();
-  const [train, test] = await Promise.all([loadMnist('train', { limit: trainLimit }), loadMnist('test', { limit: testLimit })]);
-  result = await fit(rt, train, test, opts, { onEvent, resume, save });
-  rt.destroy();
-} else {
+try {
+  result = await run();
+} catch (e) {
+  if (tty) bar.stop();
+  console.error(`\n${(e as Error).message}`);
+  process.exit(1);
+}
+
+async function run(): Promise<FitResult> {
+  if (runtime === 'node') {
+    const rt = await createRuntime();
+    try {
+      const [train, test] = await Promise.all([loadMnist('train', { limit: trainLimit }), loadMnist('test', { limit: testLimit })]);
+      return await fit(rt, train, test, opts, { onEvent, resume, save });
+    } finally {
+      rt.destroy();
+    }
+  }
   const { openInChrome } = await import('../test/support/chrome.js');
   const dir = await mnistDir();
   const files = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
@@ -106,7 +118,7 @@ if (runtime === 'node') {
   try {
     await s.page.exposeFunction('__deepfriedEvent', (e: FitEvent) => onEvent(e));
     await s.page.exposeFunction('__deepfriedSave', async (b64: string) => save?.(Buffer.from(b64, 'base64').buffer as ArrayBuffer));
-    result = await s.page.evaluate(
+    return await s.page.evaluate(
       (o, tl, sl, r, wantSave) => (globalThis as any).__deepfriedTrain(o, tl, sl, r, wantSave),
       opts, trainLimit, testLimit, resume ? Buffer.from(resume).toString('base64') : null, Boolean(save),
     ) as FitResult;
