@@ -59,11 +59,16 @@ function checkGrid(op: string, ctx: EncodeContext, workgroups: number, what: str
   if (workgroups > max * max) fail(op, `${what} needs ${workgroups} workgroups, over this device's dispatch limit (${max}²)`);
 }
 
-/** Pixel rows, pixel columns and output channels per invocation. With few taps (≤ 3×3) 2 channels
- * beat 4 on SwiftShader (64→64 3×3 at batch 64: 0.71× the time of 4×4×4, interleaved rounds; 8
- * channels were slower still): fewer live registers. 5×5 kernels keep 4 (measured equal or better). */
-const outputTile = (GH: number, GW: number, O: number, taps: number): [number, number, number] =>
-  [Math.min(4, GH), Math.min(4, GW), channelTile(O, taps <= 9 ? 2 : 4)];
+/** Pixel rows, pixel columns and output channels per invocation. Bigger tiles load less per FMA;
+ * measured on SwiftShader at batch 64 (GFLOP/s, one run each, beside a training job), against
+ * the 4×4 pixels × 2–4 channels used before:
+ *   3×3 64→64 on 32×32: 4×4×2 2.3, 4×8×4 3.7, 8×8×4 4.0, 4×16×8 4.8
+ *   MNIST conv2 (5×5, 20→50 on 8×8): 4×4×2 2.6, 4×8×2 4.0, 8×8×2 4.7, 8×8×5 5.1
+ *   MNIST conv1 (5×5, 1→20 on 24×24): 4×4×4 1.3, 4×8×4 1.6, 8×8×4 1.7
+ * 4×8 pixels × up to 4 channels takes most of that at half the compile time of 8×8 (a 5×5
+ * kernel's unrolled 8×8×4 tile is 7,600 lines of WGSL and compiles for seconds on SwiftShader). */
+const outputTile = (GH: number, GW: number, O: number): [number, number, number] =>
+  [Math.min(4, GH), Math.min(8, GW), channelTile(O, 4)];
 
 function tileDispatch(op: string, ctx: EncodeContext, kernel: KernelInstance, tile: readonly [number, number, number], g: ConvTileGeometry, buffers: Tensor[]): Dispatch {
   const { params, workgroups } = convTileLaunch(tile, g);
@@ -76,7 +81,7 @@ export function encodeConv2d(ctx: EncodeContext, x: Tensor, w: Tensor, b: Tensor
   const outShape = conv2dShape(x.shape, w.shape, b ? b.shape : null, opts);
   checkOut('conv2d', 'y', y, outShape);
   const p = problem('conv2d', x.shape, w.shape, opts);
-  const tile = outputTile(p.Ho, p.Wo, p.Cout, p.kh * p.kw);
+  const tile = outputTile(p.Ho, p.Wo, p.Cout);
   const relu = Boolean(opts.relu);
   const kernel = convTileKernel({
     name: `conv2d_k${p.kh}x${p.kw}_s${p.sh}x${p.sw}_t${tile.join('x')}${b ? '_bias' : ''}${relu ? '_relu' : ''}`,
@@ -154,9 +159,8 @@ export function encodeConv2dBackward(ctx: EncodeContext, x: Tensor, w: Tensor, d
   if (useGemm(ctx, p)) return encodeBackwardGemm(ctx, p, x, w, dy, out);
   const ds: Dispatch[] = [];
   if (out.dx) {
-    const taps = Math.ceil(p.kh / p.sh) * Math.ceil(p.kw / p.sw);
-    for (const ph of convGradInputPhases(p, (GH, GW) => outputTile(GH, GW, p.Cin, taps))) {
-      const tile = outputTile(ph.geometry.GH, ph.geometry.GW, p.Cin, taps);
+    for (const ph of convGradInputPhases(p, (GH, GW) => outputTile(GH, GW, p.Cin))) {
+      const tile = outputTile(ph.geometry.GH, ph.geometry.GW, p.Cin);
       ds.push(tileDispatch(op, ctx, ph.kernel, tile, ph.geometry, [dy, w, out.dx]));
     }
   }
