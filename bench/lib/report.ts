@@ -69,8 +69,8 @@ export function markdown(r: BenchResults, svgFile?: string): string {
     '| kernel | variant | median ms [min–max] | rate |', '|---|---|---|---|',
     ...b.copyVariants.map((c) => `| copy${c === b.copy ? ' (baseline)' : ''} | ${c.variant} | ${ms(c.ms)} | ${fmt(c.gbps)} GB/s (read + written) |`),
     ...b.fmaVariants.map((f) => `| FMA loop${f === b.fma ? ' (baseline)' : ''} | ${f.variant} | ${ms(f.ms)} | ${fmt(f.gflops)} GFLOP/s = ${fmt(f.gops)} G FMA/s |`),
-    '', '## Targets', '', '| target | status | value | detail |', '|---|---|---|---|',
-    ...r.targets.map((t) => `| ${cell(t.name)} | **${t.status}** | ${cell(t.value ?? '')} | ${cell(t.detail)} |`), '',
+    '', '## Targets', '', '| target | status | value | detail | why, where not met |', '|---|---|---|---|---|',
+    ...r.targets.map((t) => `| ${cell(t.name)} | **${t.status}** | ${cell(t.value ?? '')} | ${cell(t.detail)} | ${cell(t.why ?? '')} |`), '',
   ];
   for (const g of r.groups) {
     out.push(`## ${g.name}`, '', `Status: **${g.status}**${g.note ? ` — ${cell(g.note)}` : ''} (${g.seconds.toFixed(1)} s).`, '');

@@ -4,6 +4,15 @@ import type { BenchResults, Row, Target } from './types.js';
 const rowsOf = (r: Omit<BenchResults, 'targets'>, group: string): Row[] => r.groups.find((g) => g.name === group)?.rows ?? [];
 const f2 = (x: number): string => x.toFixed(2);
 
+/** What we have measured about each target's shortfall (SwiftShader; see README "Benchmarks"). */
+const WHY: Record<number, string> = {
+  0: 'on SwiftShader the fused kernel spends about half its time in its two in-workgroup transposes (timed by taking them out); '
+    + 'variants with lane-contiguous addresses (quad shuffles), vec4 workgroup access, or 64–256 values per invocation were no faster',
+  1: 'dense runs near the FMA-loop peak, so the ratio moves with the fused Fastfood forward (see the roofline target)',
+  2: 'the smallest ratios are where tfjs is at its best: its 3×3 64→64 forward runs at several times the FMA fraction of its other convs, while ours runs at about half the FMA-loop peak',
+  3: 'the step is dominated by conv2 backward (two matrix products through im2col) and the conv forwards; see `Trainer.profile()`',
+};
+
 export function evaluateTargets(r: Omit<BenchResults, 'targets'>): Target[] {
   const out: Target[] = [];
   const swiftshader = /swiftshader/i.test(`${r.adapter.architecture} ${r.adapter.description}`);
@@ -64,5 +73,5 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): Target[] {
   if (r.meta.quick) {
     return out.map((t) => ({ name: t.name, status: 'not measured', detail: `quick run (reduced shapes and repetitions)${t.value ? `; indicative: ${t.value}` : ''}` }));
   }
-  return out;
+  return out.map((t, i) => (t.status === 'not met' ? { ...t, why: WHY[i] } : t));
 }

@@ -65,7 +65,11 @@ export interface Baselines {
 
 export type Timing = 'timestamp' | 'wall';
 
-export interface Target { name: string; status: 'met' | 'not met' | 'not measured'; value?: string; detail: string }
+export interface Target {
+  name: string; status: 'met' | 'not met' | 'not measured'; value?: string; detail: string;
+  /** What is known of the reason, where a target is not met. */
+  why?: string;
+}
 
 export interface BenchResults {
   meta: { date: string; runtime: 'node' | 'chrome'; quick: boolean; filter?: string; timing: Timing; userAgent: string; seconds: number };
