@@ -15,6 +15,7 @@ const HELP = `Train a Deep Fried Convnet on MNIST with WebGPU.
   --lr X              base learning rate (default ${FIT_DEFAULTS.lr}; SGD with momentum 0.9, Caffe's "inv" schedule)
   --optimizer NAME    sgd | adam (default sgd)
   --weight-decay X    L2 decay on weights (default ${FIT_DEFAULTS.weightDecay})
+  --dropout P         dropout on the Fastfood features, Fastfood nets only (default ${FIT_DEFAULTS.dropout})
   --seed N            initialisation and shuffling seed (default ${FIT_DEFAULTS.seed})
   --train-limit N     use the first N training images (default all 60000)
   --test-limit N      evaluate on the first N test images (default all 10000)
@@ -26,7 +27,7 @@ const HELP = `Train a Deep Fried Convnet on MNIST with WebGPU.
 const { values: a } = parseArgs({
   options: {
     model: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-    optimizer: { type: 'string' }, 'weight-decay': { type: 'string' }, seed: { type: 'string' },
+    optimizer: { type: 'string' }, 'weight-decay': { type: 'string' }, dropout: { type: 'string' }, seed: { type: 'string' },
     'train-limit': { type: 'string' }, 'test-limit': { type: 'string' }, runtime: { type: 'string' },
     json: { type: 'string' }, save: { type: 'string' }, resume: { type: 'string' }, help: { type: 'boolean' },
   },
@@ -44,7 +45,8 @@ const opts: FitOptions = {
   model: (a.model ?? FIT_DEFAULTS.model) as MnistModelName,
   epochs: num(a.epochs, 'epochs', FIT_DEFAULTS.epochs), batch: num(a.batch, 'batch', FIT_DEFAULTS.batch),
   lr: num(a.lr, 'lr', FIT_DEFAULTS.lr), optimizer: (a.optimizer ?? 'sgd') as 'sgd' | 'adam',
-  weightDecay: num(a['weight-decay'], 'weight-decay', FIT_DEFAULTS.weightDecay), seed: num(a.seed, 'seed', FIT_DEFAULTS.seed),
+  weightDecay: num(a['weight-decay'], 'weight-decay', FIT_DEFAULTS.weightDecay), dropout: num(a.dropout, 'dropout', FIT_DEFAULTS.dropout),
+  seed: num(a.seed, 'seed', FIT_DEFAULTS.seed),
 };
 const trainLimit = num(a['train-limit'], 'train-limit', 60000), testLimit = num(a['test-limit'], 'test-limit', 10000);
 const runtime = a.runtime ?? 'node';

@@ -13,6 +13,8 @@ export interface FitOptions {
   optimizer: 'sgd' | 'adam';
   momentum: number;
   weightDecay: number;
+  /** Dropout on the Fastfood features (MnistModelOptions.dropout). */
+  dropout: number;
   seed: number;
   /** Report training loss/accuracy every this many steps. */
   logEvery: number;
@@ -22,7 +24,7 @@ export interface FitOptions {
 
 export const FIT_DEFAULTS: FitOptions = {
   model: 'adaptive-fastfood-1024', epochs: 1, batch: 64, lr: 0.01, optimizer: 'sgd', momentum: 0.9,
-  weightDecay: 5e-4, seed: 1, logEvery: 20, evalEachEpoch: true,
+  weightDecay: 5e-4, dropout: 0, seed: 1, logEvery: 20, evalEachEpoch: true,
 };
 
 export type FitEvent =
@@ -52,6 +54,7 @@ export function checkFitOptions(o: FitOptions): void {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`deepfried: --${k} must be a positive integer, got ${o[k]}`);
   }
   if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`deepfried: --lr must be a positive number, got ${o.lr}`);
+  if (!(o.dropout >= 0 && o.dropout < 1)) throw new Error(`deepfried: --dropout must be in [0, 1), got ${o.dropout}`);
   if (o.optimizer !== 'sgd' && o.optimizer !== 'adam') throw new Error(`deepfried: --optimizer must be sgd or adam, got ${o.optimizer}`);
 }
 
@@ -67,7 +70,7 @@ export interface FitIO {
 export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: FitOptions, io: FitIO = {}): Promise<FitResult> {
   checkFitOptions(opts);
   const emit = io.onEvent ?? (() => {});
-  const model = mnistModel(opts.model).init(rt, opts.seed);
+  const model = mnistModel(opts.model, { dropout: opts.dropout }).init(rt, opts.seed);
   const optimizer: OptimizerConfig = opts.optimizer === 'sgd'
     ? { kind: 'sgd', lr: opts.lr, momentum: opts.momentum, weightDecay: opts.weightDecay }
     : { kind: 'adam', lr: opts.lr, weightDecay: opts.weightDecay };

@@ -1,7 +1,7 @@
 // Sequential models and the paper's MNIST nets (Yang et al., Table 1).
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { seeded } from '../util/random.js';
-import { Conv2d, Fastfood, Flatten, Layer, Linear, MaxPool2d, ReLU, type Param } from './layers.js';
+import { Conv2d, Dropout, Fastfood, Flatten, Layer, Linear, MaxPool2d, ReLU, type Param } from './layers.js';
 
 export class Sequential {
   #initialised = false;
@@ -45,12 +45,20 @@ export class Sequential {
 export const MNIST_MODELS = ['reference', 'fastfood-1024', 'adaptive-fastfood-1024', 'fastfood-2048', 'adaptive-fastfood-2048'] as const;
 export type MnistModelName = (typeof MNIST_MODELS)[number];
 
+export interface MnistModelOptions {
+  /** Dropout on the Fastfood features (after their ReLU, before the classifier); the paper
+   * regularises its Fastfood layers with dropout. 0 (the default) leaves it out. */
+  dropout?: number;
+}
+
 /** conv 20@5×5 → maxpool 2 → conv 50@5×5 → maxpool 2 → 800 features, then the FC part. */
-export function mnistModel(name: MnistModelName): Sequential {
+export function mnistModel(name: MnistModelName, opts: MnistModelOptions = {}): Sequential {
+  const dropout = opts.dropout ?? 0;
   const features = () => [new Conv2d(1, 20, 5), new MaxPool2d(2), new Conv2d(20, 50, 5), new MaxPool2d(2), new Flatten()];
   let head: Layer[];
   switch (name) {
     case 'reference':
+      if (dropout > 0) throw new Error('deepfried: dropout is an option of the Fastfood nets; the reference net (Caffe\'s LeNet) has none');
       head = [new Linear(800, 500), new ReLU(), new Linear(500, 10)];
       break;
     case 'fastfood-1024':
@@ -58,7 +66,8 @@ export function mnistModel(name: MnistModelName): Sequential {
     case 'fastfood-2048':
     case 'adaptive-fastfood-2048': {
       const out = name.endsWith('2048') ? 2048 : 1024;
-      head = [new Fastfood(800, out, { adaptive: name.startsWith('adaptive'), d: 1024 }), new ReLU(), new Linear(out, 10)];
+      head = [new Fastfood(800, out, { adaptive: name.startsWith('adaptive'), d: 1024 }), new ReLU(),
+        ...(dropout > 0 ? [new Dropout(dropout)] : []), new Linear(out, 10)];
       break;
     }
     default:

@@ -67,4 +67,26 @@ export const trainCases: GpuCase[] = [
       expectEqual(inUse(), live, 'GPU buffers in use after the diverged run (fit frees its model and trainer)');
     },
   },
+  {
+    name: 'train: dropout on the Fastfood features trains (finite loss, same parameters) and is off in evaluation',
+    async run(rt) {
+      const ds = await loadMnist('train', { limit: 64 });
+      const model = mnistModel('fastfood-1024', { dropout: 0.5 }).init(rt, 5);
+      expectEqual(model.layers.map((l) => l.kind).slice(-3), ['ReLU', 'Dropout', 'Linear'], 'head');
+      const plain = mnistModel('fastfood-1024').init(rt, 5);
+      expectEqual(model.parameterCount, plain.parameterCount, 'parameter count');
+      plain.dispose();
+      const trainer = await compileTrainer(rt, model, { batch: 32, optimizer: { kind: 'sgd', lr: 0.01 } });
+      const x = new Float32Array(32 * 784), y = new Int32Array(32);
+      fillBatch(ds, Uint32Array.from({ length: 64 }, (_, i) => i), 0, x, y);
+      for (let i = 0; i < 3; i++) await trainer.step(x, y);
+      const st = await trainer.stats();
+      if (!Number.isFinite(st.loss) || st.loss <= 0) throw new Error(`loss with dropout is ${st.loss}`);
+      const [a, b] = [await trainer.evaluate(ds, 32), await trainer.evaluate(ds, 32)];
+      expectClose([a.loss], [b.loss], { atol: 0, rtol: 0 }, 'evaluation is deterministic');
+      await expectThrows(() => mnistModel('reference', { dropout: 0.5 }), /dropout is an option of the Fastfood nets/, 'reference + dropout');
+      trainer.destroy();
+      model.dispose();
+    },
+  },
 ];
