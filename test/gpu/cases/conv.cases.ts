@@ -1,6 +1,7 @@
 import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
-import { CONV_OPTIONS } from '../../../src/ops/conv2d.js';
+import { GraphBuilder } from '../../../src/graph/graph.js';
+import { CONV_OPTIONS, encodeConv2dBackward } from '../../../src/ops/conv2d.js';
 import { conv2dBackwardRef, conv2dRef, convOut, type ConvGeometry } from '../../../src/reference/conv2d.js';
 import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
 
@@ -128,6 +129,31 @@ export const convCases: GpuCase[] = [
       for (const [i, c] of sweep.entries()) await checkAgainstReference(rt, c, 500 + 10 * i);
       await finiteDifferences(rt, { x: [2, 3, 5, 6], w: [4, 3, 3, 2], s: [2, 1], p: [1, 1] });
     }),
+  },
+  {
+    name: 'conv2d backward without dx (a first layer), both paths, in a compiled graph',
+    async run(rt) {
+      const c: ConvCase = { x: [2, 8, 9, 7], w: [12, 8, 3, 3], s: [2, 1], p: [1, 1] };
+      const g = geometry(c);
+      const [Ho, Wo] = convOut(g);
+      const xs = randn(size(c.x), 31), ws = randn(size(c.w), 32), dys = randn(g.N * g.Cout * Ho * Wo, 33);
+      const ref = conv2dBackwardRef(g, xs, ws, dys);
+      const x = rt.tensor(xs, c.x), w = rt.tensor(ws, c.w), dy = rt.tensor(dys, [g.N, g.Cout, Ho, Wo]);
+      for (const path of ['gemm', 'direct'] as const) {
+        await withBackward(path, async () => {
+          const b = new GraphBuilder(rt, `conv backward ${path}`);
+          const dw = b.value(c.w, 'f32', 'dw'), db = b.value([g.Cout], 'f32', 'db');
+          b.emit('conv2d backward', (ctx) => encodeConv2dBackward(ctx, x, w, dy, { dw, db }, { stride: c.s, padding: c.p }));
+          b.keep(dw, db);
+          const graph = await b.compile();
+          graph.submit();
+          expectClose(await rt.readBuffer(graph.bufferOf(dw), 4 * dw.size, 'f32'), ref.dw, tol(g.N * Ho * Wo), `${path} dw`);
+          expectClose(await rt.readBuffer(graph.bufferOf(db), 4 * g.Cout, 'f32'), ref.db, tol(g.N * Ho * Wo), `${path} db`);
+          graph.destroy();
+        });
+      }
+      for (const t of [x, w, dy]) t.dispose();
+    },
   },
   {
     name: 'conv2d backward through the direct kernels (forced) on MNIST layer 2',
