@@ -16,7 +16,7 @@ export { encodeSoftmaxCrossEntropy } from './ops/softmax_xent.js';
 // Training.
 export { GraphBuilder, CompiledGraph, type ProfileRow } from './graph/graph.js';
 export { Layer, Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Dropout, Linear, Fastfood, type Param, type Node, type BuildContext } from './nn/layers.js';
-export { Sequential, mnistModel, MNIST_MODELS, type MnistModelName } from './nn/model.js';
+export { Sequential, mnistModel, MNIST_MODELS, type MnistModelName, type MnistModelOptions } from './nn/model.js';
 export { Trainer, compileTrainer, invSchedule, type OptimizerConfig, type Schedule, type TrainerOptions, type StepStats, type EvalResult } from './nn/trainer.js';
 export { saveCheckpoint, loadCheckpoint, CHECKPOINT_VERSION } from './nn/checkpoint.js';
 export { fit, FIT_DEFAULTS, type FitOptions, type FitEvent, type FitResult } from './nn/fit.js';
