@@ -48,9 +48,6 @@ fn ldx(i: u32, base: u32) -> f32 {
  * layout C to hold groups of 4, RowCode.vec). */
 export interface FastfoodIo { vecX: boolean; vecY: boolean }
 
-const vec4Of = (r: string, j: number, f: (k: number) => string = (k) => `${r}${k}`) =>
-  `vec4f(${[0, 1, 2, 3].map((k) => f(j + k)).join(', ')})`;
-
 /** y = Fastfood(x); with `train`, also a3 and a5 as [rows, blocks, d].
  * Layouts: x is read in layout C (vec4 loads), H·B·x̃ runs C → S and is stored to workgroup memory
  * in layout S (lane-contiguous), the permutation gathers it back in layout S, and H·G·Π… runs
@@ -96,13 +93,13 @@ ${entry(c)} {
 #endif
     ${c.hadamard('r', sh2, 'SC')}
 #if ${va}
-    ${c.quads((j) => `a5[(ab + ${C(j)}) / 4u] = ${vec4Of('r', j)};`)}
+    ${c.quads((j) => `a5[(ab + ${C(j)}) / 4u] = ${c.vec4Of('r', j)};`)}
 #elif ${train}
     ${c.each((j) => `a5[ab + ${C(j)}] = r${j};`)}
 #endif
     let yb = row * P.outF + o;
 #if ${vy}
-    ${c.quads((j) => `if (o + ${C(j)} < P.outF) { y[(yb + ${C(j)}) / 4u] = ${vec4Of('r', j, (k) => `ss${k} * r${k}`)}; }`)}
+    ${c.quads((j) => `if (o + ${C(j)} < P.outF) { y[(yb + ${C(j)}) / 4u] = ${c.vec4Of('r', j, (k) => `ss${k} * r${k}`)}; }`)}
 #else
     ${c.each((j) => `if (o + ${C(j)} < P.outF) { y[yb + ${C(j)}] = ss${j} * r${j}; }`)}
 #endif`)}

@@ -95,6 +95,10 @@ export class RowCode {
   }
   /** Whether layout C can move registers 4 at a time (vec4 global loads and stores). */
   get vec(): boolean { return this.g.T > 1 && this.g.R % 4 === 0; }
+  /** vec4f of registers j…j+3 of r (or of value(j)…value(j+3)). */
+  vec4Of(r: string, j: number, value = (i: number) => `${r}${i}`): string {
+    return `vec4f(${[0, 1, 2, 3].map((q) => value(j + q)).join(', ')})`;
+  }
   /** Statements over the groups of 4 consecutive registers of layout C. */
   quads(f: (j: number) => string): string {
     return this.js.filter((j) => j % 4 === 0).map(f).join('\n');
@@ -157,7 +161,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     ${c.each((j) => `r${j} = x[base + ${c.idx(c.S, j)}];`)}
     ${c.hadamard('r', 'sh', 'SC')}
 #if ${c.vec}
-    ${c.quads((j) => `y[(base + ${c.idx(c.C, j)}) / 4u] = P.scale * vec4f(r${j}, r${j + 1}, r${j + 2}, r${j + 3});`)}
+    ${c.quads((j) => `y[(base + ${c.idx(c.C, j)}) / 4u] = P.scale * ${c.vec4Of('r', j)};`)}
     workgroupBarrier(); // others may still read (as layout C) what the next row stores here (as layout S)
 #else
     ${c.transpose('r', 'sh', c.C, c.S)}

@@ -12,6 +12,13 @@ export function shapeSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Throws naming the first NaN or infinity in float data (`what` names the data). */
+export function checkFinite(data: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw new Error(`deepfried: ${what} has a non-finite value (${data[i]}) at index ${i}`);
+  }
+}
+
 export function checkShape(shape: readonly number[], what = 'shape'): void {
   if (!Array.isArray(shape) || shape.length === 0) throw new Error(`deepfried: ${what} must be a non-empty array, got ${JSON.stringify(shape)}`);
   for (const s of shape) {
@@ -201,11 +208,7 @@ export class GpuRuntime {
       : data instanceof Uint32Array ? 'u32' : (() => { throw new Error('deepfried: tensor data must be a Float32Array, Int32Array or Uint32Array'); })();
     const n = shapeSize(shape);
     if (data.length !== n) throw new Error(`deepfried: tensor data has ${data.length} elements but shape [${shape}] needs ${n}`);
-    if (dtype === 'f32') {
-      for (let i = 0; i < n; i++) {
-        if (!Number.isFinite(data[i])) throw new Error(`deepfried: tensor data has a non-finite value (${data[i]}) at index ${i}`);
-      }
-    }
+    if (dtype === 'f32') checkFinite(data, 'tensor data');
     const buffer = this.alloc(n * 4, `tensor[${shape}]`);
     this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, n * 4);
     return new Tensor(this, buffer, [...shape], dtype, true);

@@ -4,7 +4,7 @@
 import { accumulateKernel, adamKernel, HYPER, optimWorkgroups, sgdKernel } from '../../kernels/optim.wgsl.js';
 import type { Dataset } from '../data/mnist.js';
 import { type CompiledGraph, GraphBuilder } from '../graph/graph.js';
-import type { GpuRuntime, Tensor } from '../gpu/runtime.js';
+import { checkFinite, type GpuRuntime, type Tensor } from '../gpu/runtime.js';
 import { encodeSoftmaxCrossEntropy } from '../ops/softmax_xent.js';
 import type { BuildContext, Param } from './layers.js';
 import type { Sequential } from './model.js';
@@ -209,9 +209,7 @@ export class Trainer {
 /** A non-finite input or a label outside [0, classes) would turn the step's gradients (and then
  * every parameter) into NaN without a word: name it before anything is written. */
 function checkBatch(what: string, x: Float32Array, labels: Int32Array, classes: number): void {
-  for (let i = 0; i < x.length; i++) {
-    if (!Number.isFinite(x[i]!)) throw new Error(`deepfried: ${what} x has a non-finite value (${x[i]}) at index ${i}`);
-  }
+  checkFinite(x, `${what} x`);
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
     if (l < 0 || l >= classes) throw new Error(`deepfried: ${what} label ${l} at index ${i} is outside [0, ${classes})`);
