@@ -64,19 +64,21 @@ const bar = new cliProgress.SingleBar({
   format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | train acc {acc} | {ips} img/s | ETA {eta_formatted}',
   etaBuffer: 50, hideCursor: true,
 }, cliProgress.Presets.shades_classic);
-let started = 0;
+let started = 0, firstStep = 0;
 function onEvent(e: FitEvent): void {
   switch (e.kind) {
     case 'start':
       console.log(`model ${e.model}: ${e.params.toLocaleString('en')} parameters; ${e.trainImages} training images, ${e.steps} steps of ${opts.batch}; ${runtime} on ${e.adapter}`);
-      started = Date.now();
-      if (tty) bar.start(e.steps, 0, { epoch: 1, loss: '-', acc: '-', ips: '-' });
+      if (e.firstStep > 0) console.log(`resuming at step ${e.firstStep} of ${e.steps}`);
+      started = Date.now(); firstStep = e.firstStep;
+      if (tty) bar.start(e.steps, e.firstStep, { epoch: Math.floor(e.firstStep * opts.epochs / e.steps) + 1, loss: '-', acc: '-', ips: '-' });
       break;
     case 'progress': {
       const p = { epoch: e.epoch, loss: e.loss.toFixed(4), acc: (100 * e.accuracy).toFixed(1) + '%', ips: e.imagesPerSecond.toFixed(1) };
       if (tty) bar.update(e.step, p);
       else {
-        const eta = ((Date.now() - started) / 1000) * (e.steps / e.step - 1);
+        // time per step since this run started (a resumed run's earlier steps are not in it)
+        const eta = ((Date.now() - started) / 1000) * (e.steps - e.step) / Math.max(1, e.step - firstStep);
         console.log(`epoch ${p.epoch} step ${e.step}/${e.steps} | loss ${p.loss} | train acc ${p.acc} | ${p.ips} img/s | ETA ${Math.round(eta)} s`);
       }
       break;

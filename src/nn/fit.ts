@@ -28,7 +28,7 @@ export const FIT_DEFAULTS: FitOptions = {
 };
 
 export type FitEvent =
-  | { kind: 'start'; model: string; params: number; steps: number; trainImages: number; adapter: string }
+  | { kind: 'start'; model: string; params: number; steps: number; trainImages: number; adapter: string; /** Steps already done (a resumed checkpoint's), 0 on a fresh run. */ firstStep: number }
   | { kind: 'progress'; epoch: number; step: number; steps: number; images: number; loss: number; accuracy: number; imagesPerSecond: number; seconds: number }
   | { kind: 'eval'; epoch: number; testError: number; testLoss: number }
   | { kind: 'done'; result: FitResult };
@@ -82,7 +82,7 @@ export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: F
     const firstStep = io.resume ? loadCheckpoint(io.resume, model, trainer) : 0;
     const total = stepsPerEpoch * opts.epochs;
     const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture} ${rt.adapterInfo.description}`.trim();
-    emit({ kind: 'start', model: opts.model, params: model.parameterCount, steps: total, trainImages: train.count, adapter });
+    emit({ kind: 'start', model: opts.model, params: model.parameterCount, steps: total, trainImages: train.count, adapter, firstStep });
     const x = new Float32Array(opts.batch * 28 * 28), y = new Int32Array(opts.batch);
     const t0 = performance.now();
     let pending: Promise<unknown> | undefined;

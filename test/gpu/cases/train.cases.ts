@@ -2,7 +2,7 @@
 import { loadMnist, fillBatch } from '../../../src/data/mnist.js';
 import { saveCheckpoint, loadCheckpoint } from '../../../src/nn/checkpoint.js';
 import { mnistModel } from '../../../src/nn/model.js';
-import { fit, FIT_DEFAULTS } from '../../../src/nn/fit.js';
+import { fit, FIT_DEFAULTS, type FitEvent } from '../../../src/nn/fit.js';
 import { compileTrainer } from '../../../src/nn/trainer.js';
 import { expectClose, expectEqual, expectThrows, type GpuCase } from '../harness.js';
 
@@ -65,6 +65,23 @@ export const trainCases: GpuCase[] = [
       await expectThrows(() => fit(rt, ds, ds, { ...FIT_DEFAULTS, model: 'reference', batch: 16, lr: 1e9, logEvery: 1, evalEachEpoch: false }),
         /training diverged: the mean loss of steps \d+–\d+ is NaN/, 'lr 1e9');
       expectEqual(inUse(), live, 'GPU buffers in use after the diverged run (fit frees its model and trainer)');
+    },
+  },
+  {
+    name: 'train: fit resumes from its checkpoint at the next step (start event, progress and result say so)',
+    async run(rt) {
+      const ds = await loadMnist('train', { limit: 64 });
+      const opts = { ...FIT_DEFAULTS, model: 'adaptive-fastfood-1024' as const, batch: 16, logEvery: 2, evalEachEpoch: true };
+      let ckpt: ArrayBuffer | undefined;
+      const first = await fit(rt, ds, ds, { ...opts, epochs: 1 }, { save: async (b) => { ckpt = b; } });
+      expectEqual([first.epochs, first.history.length], [1, 1], 'first run: epochs, history');
+      const events: FitEvent[] = [];
+      const second = await fit(rt, ds, ds, { ...opts, epochs: 2 }, { resume: ckpt, onEvent: (e) => events.push(e) });
+      const start = events.find((e) => e.kind === 'start');
+      expectEqual(start?.kind === 'start' ? [start.firstStep, start.steps] : [], [4, 8], 'start event: firstStep, steps');
+      const steps = events.flatMap((e) => (e.kind === 'progress' ? [e.step] : []));
+      expectEqual(steps, [6, 8], 'progress steps of the resumed run');
+      expectEqual([second.epochs, second.history.map((h) => h.epoch)], [2, [2]], 'resumed run: epochs, history');
     },
   },
   {
