@@ -1,8 +1,9 @@
-// npm run table -- [--epochs 10] [--models a,b] [--runtime node]
+// npm run table -- [--epochs 10] [--models a,b] [--dropout P]
 // Trains the paper's five MNIST nets to a target epoch count, resuming from the checkpoint and
 // state each run leaves in results/mnist/ after every epoch, and regenerates results/mnist/TABLE.md.
+// --dropout P (Fastfood nets only) trains a separate row, <model>-dropout<P>, beside the plain one.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createRuntime } from '../src/api.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -19,38 +20,47 @@ const PAPER: Record<MnistModelName, { error: number; params: string }> = {
 const DIR = 'results/mnist';
 
 interface State {
-  model: string; params: number; epochs: number; trainImages: number; testError: number; seconds: number;
+  model: string; dropout?: number; params: number; epochs: number; trainImages: number; testError: number; seconds: number;
   imagesPerSecond: number; runtime: string; adapter: string; history: { epoch: number; testError: number }[];
 }
 
-const { values: a } = parseArgs({ options: { epochs: { type: 'string' }, models: { type: 'string' } } });
+const { values: a } = parseArgs({ options: { epochs: { type: 'string' }, models: { type: 'string' }, dropout: { type: 'string' } } });
 const target = Number(a.epochs ?? 10);
+const dropout = Number(a.dropout ?? 0);
 const models = (a.models ? a.models.split(',') : [...MNIST_MODELS]) as MnistModelName[];
-for (const m of models) if (!(MNIST_MODELS as readonly string[]).includes(m)) throw new Error(`unknown model ${m}`);
+const bad = models.find((m) => !(MNIST_MODELS as readonly string[]).includes(m)) !== undefined ? `unknown model in --models "${a.models}" (models: ${MNIST_MODELS.join(', ')})`
+  : !(Number.isInteger(target) && target >= 1) ? `--epochs must be a whole number ≥ 1, got "${a.epochs}"`
+  : !(dropout >= 0 && dropout < 1) ? `--dropout must be in [0, 1), got "${a.dropout}"`
+  : dropout > 0 && models.includes('reference') ? '--dropout is for the Fastfood nets; the reference row (Caffe\'s LeNet) has none'
+  : undefined;
+if (bad) { console.error(bad); process.exit(2); }
+/** A row's file stem: the model, with its dropout rate when it has one. */
+const rowName = (m: string, p: number) => (p > 0 ? `${m}-dropout${p}` : m);
 await mkdir(DIR, { recursive: true });
 
 const rt = await createRuntime();
 const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')]);
 for (const model of models) {
-  const stateFile = `${DIR}/${model}.json`, ckpt = `${DIR}/${model}.dfck`;
+  const row = rowName(model, dropout);
+  const stateFile = `${DIR}/${row}.json`, ckpt = `${DIR}/${row}.dfck`;
   const prev: State | undefined = existsSync(stateFile) ? JSON.parse(await readFile(stateFile, 'utf8')) : undefined;
-  if (prev && prev.epochs >= target) { console.log(`${model}: ${prev.epochs} epochs done, ${(100 * prev.testError).toFixed(2)}% test error`); continue; }
+  if (prev && prev.epochs >= target) { console.log(`${row}: ${prev.epochs} epochs done, ${(100 * prev.testError).toFixed(2)}% test error`); continue; }
   const resume = prev && existsSync(ckpt) ? (await readFile(ckpt)).buffer as ArrayBuffer : undefined;
   const before = resume ? prev! : undefined;
-  console.log(`${model}: ${before ? `resuming after epoch ${before.epochs}` : 'starting'}, target ${target} epochs`);
+  console.log(`${row}: ${before ? `resuming after epoch ${before.epochs}` : 'starting'}, target ${target} epochs`);
   const t0 = performance.now();
   let history = before?.history ?? [];
   let params = 0, ips = 0;
   const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture}`;
-  await fit(rt, train, test, { ...FIT_DEFAULTS, model, epochs: target, logEvery: 100 }, {
+  await fit(rt, train, test, { ...FIT_DEFAULTS, model, dropout, epochs: target, logEvery: 100 }, {
     resume,
     onEvent: (e) => {
       if (e.kind === 'start') params = e.params;
       if (e.kind === 'progress') ips = e.imagesPerSecond;
-      if (e.kind === 'progress') console.log(`  ${model} epoch ${e.epoch} step ${e.step}/${e.steps} loss ${e.loss.toFixed(4)} acc ${(100 * e.accuracy).toFixed(1)}% ${e.imagesPerSecond.toFixed(1)} img/s`);
+      if (e.kind === 'progress') console.log(`  ${row} epoch ${e.epoch} step ${e.step}/${e.steps} loss ${e.loss.toFixed(4)} acc ${(100 * e.accuracy).toFixed(1)}% ${e.imagesPerSecond.toFixed(1)} img/s`);
       if (e.kind === 'eval') {
         history = [...history.filter((h) => h.epoch !== e.epoch), { epoch: e.epoch, testError: e.testError }];
-        console.log(`  ${model} epoch ${e.epoch}: test error ${(100 * e.testError).toFixed(2)}%`);
+        console.log(`  ${row} epoch ${e.epoch}: test error ${(100 * e.testError).toFixed(2)}%`);
       }
     },
     save: async (b) => {
@@ -59,7 +69,7 @@ for (const model of models) {
       const last = history.at(-1)!;
       const seconds = (before?.seconds ?? 0) + (performance.now() - t0) / 1000;
       const state: State = {
-        model, params, epochs: last.epoch, trainImages: train.count, testError: last.testError, seconds,
+        model, dropout, params, epochs: last.epoch, trainImages: train.count, testError: last.testError, seconds,
         imagesPerSecond: ips, runtime: 'node', adapter, history,
       };
       await writeFile(stateFile, JSON.stringify(state, null, 2) + '\n');
@@ -72,13 +82,21 @@ rt.destroy();
 
 async function writeTable(): Promise<void> {
   const rows = ['| model | paper error | paper params | our error | our params | epochs | wall time | images/s | where | reproduce |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const files = await readdir(DIR);
   for (const m of MNIST_MODELS) {
-    const f = `${DIR}/${m}.json`;
-    const s: State | undefined = existsSync(f) ? JSON.parse(await readFile(f, 'utf8')) : undefined;
     const p = PAPER[m];
-    rows.push(s
-      ? `| ${m} | ${p.error}% | ${p.params} | ${(100 * s.testError).toFixed(2)}% | ${s.params.toLocaleString('en')} | ${s.epochs} | ${(s.seconds / 60).toFixed(0)} min | ${s.imagesPerSecond.toFixed(0)} | ${s.runtime}, ${s.adapter} | \`npm run table -- --models ${m} --epochs ${s.epochs}\` |`
-      : `| ${m} | ${p.error}% | ${p.params} | not run yet | | | | | | \`npm run table -- --models ${m}\` |`);
+    // the plain row, then any dropout rows of the same model
+    const variants = [m, ...files.filter((f) => f.startsWith(`${m}-dropout`) && f.endsWith('.json')).map((f) => f.slice(0, -5)).sort()];
+    for (const v of variants) {
+      const f = `${DIR}/${v}.json`;
+      const s: State | undefined = existsSync(f) ? JSON.parse(await readFile(f, 'utf8')) : undefined;
+      const drop = s?.dropout ?? 0;
+      const label = drop > 0 ? `${m} + dropout ${drop}` : m;
+      const cmd = `npm run table -- --models ${m}${drop > 0 ? ` --dropout ${drop}` : ''} --epochs ${s?.epochs ?? 10}`;
+      rows.push(s
+        ? `| ${label} | ${p.error}% | ${p.params} | ${(100 * s.testError).toFixed(2)}% | ${s.params.toLocaleString('en')} | ${s.epochs} | ${(s.seconds / 60).toFixed(0)} min | ${s.imagesPerSecond.toFixed(0)} | ${s.runtime}, ${s.adapter} | \`${cmd}\` |`
+        : `| ${label} | ${p.error}% | ${p.params} | not run yet | | | | | | \`${cmd}\` |`);
+    }
   }
-  await writeFile(`${DIR}/TABLE.md`, `# MNIST: the paper's Table 1 beside ours\n\nSGD, momentum 0.9, lr 0.01 with Caffe's "inv" schedule, weight decay 5e-4, batch 64; test error on the full 10k test set.\n\n${rows.join('\n')}\n`);
+  await writeFile(`${DIR}/TABLE.md`, `# MNIST: the paper's Table 1 beside ours\n\nSGD, momentum 0.9, lr 0.01 with Caffe's "inv" schedule, weight decay 5e-4, batch 64; test error on the full 10k test set. Rows "+ dropout P" drop the Fastfood features (after their ReLU) with probability P while training.\n\n${rows.join('\n')}\n`);
 }
