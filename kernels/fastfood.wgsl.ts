@@ -54,10 +54,16 @@ export interface FastfoodIo { vecX: boolean; vecY: boolean }
  * S → C, so that y and a5 leave in layout C (vec4 stores). Each H costs one transpose. */
 export function fastfoodForwardKernel(d: number, train: boolean, storage: number, tuning: RowTuning = GPU_ROWS,
   io: FastfoodIo = { vecX: false, vecY: false }): KernelInstance {
-  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle), pp = pingPong(d, g.L, storage);
-  const vx = io.vecX && c.vec, vy = io.vecY && c.vec, va = train && c.vec;
+  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle, tuning.lanes), pp = pingPong(d, g.L, storage);
+  // H·B·x̃ ends in layout e1, H·G·Π… in e2 (C and S unless subgroup lanes shorten the plans)
+  const e1 = c.end('CS'), e2 = c.end('SC'), t1 = c.transposes('CS'), t2 = c.transposes('SC');
+  const vx = io.vecX && c.vec, vy = io.vecY && c.vec && e2 === 0, va = train && c.vec && e2 === 0;
   const sh2 = pp ? 'sh2' : 'sh';
-  const C = (j: number) => c.idx(c.C, j), S = (j: number) => c.idx(c.S, j);
+  const C = (j: number) => c.idx(c.C, j), S = (j: number) => c.idx(c.S, j), E1 = (j: number) => c.idx(e1, j), E2 = (j: number) => c.idx(e2, j);
+  // Before the next row writes sh (its first transpose, or the store of H·B·x̃ when it has none),
+  // everyone must be done reading this row's sh: H·G·Π…'s barrier sees to it with ping-pong, the
+  // barrier after the gather without, unless the last read was in another layout.
+  const rowBarrier = g.T > 1 && (pp ? t2 === 0 : t2 > 0 && e2 !== (t1 > 0 ? 0 : e1));
   const body = wgsl`
 ${rowDecls(c, pp, vx)}
 ${entry(c)} {
@@ -70,7 +76,7 @@ ${entry(c)} {
   ${c.decl('pm', 'u32')}
   for (var k = 0u; k < P.blocks; k++) {
     let o = k * ${d}u;
-    ${c.each((j) => `b${j} = B[o + ${C(j)}]; ss${j} = S[o + ${C(j)}];`)}
+    ${c.each((j) => `b${j} = B[o + ${C(j)}]; ss${j} = S[o + ${E2(j)}];`)}
     ${c.each((j) => `gg${j} = G[o + ${S(j)}]; pm${j} = ${c.at(`sb + perm[o + ${S(j)}]`)};`)}
     ${rowLoop(c, wgsl`
     let xb = row * P.inF;
@@ -80,7 +86,7 @@ ${entry(c)} {
     ${c.each((j) => `r${j} = b${j} * ldx(${C(j)}, xb);`)}
 #endif
     ${c.hadamard('r', 'sh', 'CS')}
-    ${c.each((j) => `sh[${c.at(`sb + ${S(j)}`)}] = r${j};`)}
+    ${c.each((j) => `sh[${c.at(`sb + ${E1(j)}`)}] = r${j};`)}
     ${c.barrier()}
     ${c.each((j) => `r${j} = sh[pm${j}];`)}
     let ab = (row * P.blocks + k) * ${d}u;
@@ -95,13 +101,16 @@ ${entry(c)} {
 #if ${va}
     ${c.quads((j) => `a5[(ab + ${C(j)}) / 4u] = ${c.vec4Of('r', j)};`)}
 #elif ${train}
-    ${c.each((j) => `a5[ab + ${C(j)}] = r${j};`)}
+    ${c.each((j) => `a5[ab + ${E2(j)}] = r${j};`)}
 #endif
     let yb = row * P.outF + o;
 #if ${vy}
     ${c.quads((j) => `if (o + ${C(j)} < P.outF) { y[(yb + ${C(j)}) / 4u] = ${c.vec4Of('r', j, (k) => `ss${k} * r${k}`)}; }`)}
 #else
-    ${c.each((j) => `if (o + ${C(j)} < P.outF) { y[yb + ${C(j)}] = ss${j} * r${j}; }`)}
+    ${c.each((j) => `if (o + ${E2(j)} < P.outF) { y[yb + ${E2(j)}] = ss${j} * r${j}; }`)}
+#endif
+#if ${rowBarrier}
+    workgroupBarrier();
 #endif`)}
   }
 }`;
@@ -109,14 +118,22 @@ ${entry(c)} {
   const bindings = [ro('x', vx ? v4 : 'f32'), ro('B'), ro('G'), ro('S'), ro('perm', 'u32'), rw('y', vy ? v4 : 'f32'),
     ...(train ? [rw('a3'), rw('a5', va ? v4 : 'f32')] : [])];
   const tag = `${c.tag}${pp ? '' : '_1buf'}${vx ? '_vx' : ''}${vy ? '_vy' : ''}`;
-  return kernel(`fastfood_fwd${train ? '_train' : ''}_${tag}`, bindings, PARAMS, body);
+  return c.enable(kernel(`fastfood_fwd${train ? '_train' : ''}_${tag}`, bindings, PARAMS, body));
 }
 
 /** Backward of one workgroup's rows: dx (optional) and per-workgroup partial sums of dB, dG, dS
  * in part [3, workgroups, blocks·d], reduced by fastfoodReduceKernel. */
 export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number, tuning: RowTuning = GPU_ROWS): KernelInstance {
-  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle), pp = pingPong(d, g.L, storage);
+  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle, tuning.lanes), pp = pingPong(d, g.L, storage);
   const sh2 = pp ? 'sh2' : 'sh';
+  // Hᵀ·Sᵀ·dy ends in layout e1, the second H in e2 (C and S unless subgroup lanes shorten the plans)
+  const e1 = c.end('SC'), e2 = c.end('CS'), t1 = c.transposes('SC'), t2 = c.transposes('CS');
+  const S = (j: number) => c.idx(c.S, j), C = (j: number) => c.idx(c.C, j), E1 = (j: number) => c.idx(e1, j), E2 = (j: number) => c.idx(e2, j);
+  // The scatter writes anywhere in sh2: everyone must be done with it (this row's first transform
+  // without ping-pong; the previous row's second one, which the first's barrier covers if it has one).
+  const scatterBarrier = g.T > 1 && (!pp || t1 === 0);
+  // Without ping-pong the next row's first transpose writes sh in layout S.
+  const rowBarrier = g.T > 1 && !pp && t1 > 0 && (t2 > 0 ? e2 : 0) !== c.S;
   const body = wgsl`
 ${rowDecls(c, pp)}
 fn ldg(i: u32, base: u32) -> f32 {
@@ -140,34 +157,37 @@ ${entry(c)} {
   let M = P.blocks * ${d}u;
   for (var k = 0u; k < P.blocks; k++) {
     let o = k * ${d}u;
-    ${c.each((j) => `b${j} = B[o + ${c.idx(c.S, j)}]; ss${j} = S[o + ${c.idx(c.S, j)}]; dB${j} = 0.0; dS${j} = 0.0;`)}
-    ${c.each((j) => `gg${j} = G[o + ${c.idx(c.C, j)}]; pm${j} = ${c.at(`sb + perm[o + ${c.idx(c.C, j)}]`)}; dG${j} = 0.0;`)}
+    ${c.each((j) => `b${j} = B[o + ${E2(j)}]; ss${j} = S[o + ${S(j)}]; dB${j} = 0.0; dS${j} = 0.0;`)}
+    ${c.each((j) => `gg${j} = G[o + ${E1(j)}]; pm${j} = ${c.at(`sb + perm[o + ${E1(j)}]`)}; dG${j} = 0.0;`)}
     ${rowLoop(c, wgsl`
     let ab = (row * P.blocks + k) * ${d}u;
     let gb = row * P.outF;
-    ${c.each((j) => `q${j} = ldg(o + ${c.idx(c.S, j)}, gb); dS${j} += q${j} * a5[ab + ${c.idx(c.S, j)}]; r${j} = ss${j} * q${j};`)}
+    ${c.each((j) => `q${j} = ldg(o + ${S(j)}, gb); dS${j} += q${j} * a5[ab + ${S(j)}]; r${j} = ss${j} * q${j};`)}
     ${c.hadamard('r', 'sh', 'SC')}
-    ${c.each((j) => `dG${j} += r${j} * a3[ab + ${c.idx(c.C, j)}];`)}
-#if ${!pp}
-    ${c.barrier()}
+    ${c.each((j) => `dG${j} += r${j} * a3[ab + ${E1(j)}];`)}
+#if ${scatterBarrier}
+    workgroupBarrier();
 #endif
     ${c.each((j) => `${sh2}[pm${j}] = gg${j} * r${j};`)}
     ${c.barrier()}
-    ${c.each((j) => `r${j} = ${sh2}[${c.at(`sb + ${c.idx(c.C, j)}`)}];`)}
+    ${c.each((j) => `r${j} = ${sh2}[${c.at(`sb + ${C(j)}`)}];`)}
     ${c.hadamard('r', sh2, 'CS')}
     let xb = row * P.inF;
-    ${c.each((j) => `dB${j} += r${j} * ldx(${c.idx(c.S, j)}, xb);`)}
+    ${c.each((j) => `dB${j} += r${j} * ldx(${E2(j)}, xb);`)}
 #if ${withDx}
-    ${c.each((j) => `{ let i = ${c.idx(c.S, j)}; if (i < P.inF) { var v = b${j} * r${j}; if (k > 0u) { v += dx[xb + i]; } dx[xb + i] = v; } }`)}
+    ${c.each((j) => `{ let i = ${E2(j)}; if (i < P.inF) { var v = b${j} * r${j}; if (k > 0u) { v += dx[xb + i]; } dx[xb + i] = v; } }`)}
+#endif
+#if ${rowBarrier}
+    workgroupBarrier();
 #endif`)}
     let pb = (w * ${g.L}u + s) * M + o;
     let pn = nw * ${g.L}u * M;
-    ${c.each((j) => `part[pb + ${c.idx(c.S, j)}] = dB${j}; part[2u * pn + pb + ${c.idx(c.S, j)}] = dS${j};`)}
-    ${c.each((j) => `part[pn + pb + ${c.idx(c.C, j)}] = dG${j};`)}
+    ${c.each((j) => `part[pb + ${E2(j)}] = dB${j}; part[2u * pn + pb + ${S(j)}] = dS${j};`)}
+    ${c.each((j) => `part[pn + pb + ${E1(j)}] = dG${j};`)}
   }
 }`;
   const bindings = [ro('x'), ro('B'), ro('G'), ro('S'), ro('perm', 'u32'), ro('dy'), ro('a3'), ro('a5'), rw('part'), ...(withDx ? [rw('dx')] : [])];
-  return kernel(`fastfood_bwd${withDx ? '' : '_nodx'}_${c.tag}${pp ? '' : '_1buf'}`, bindings, [...PARAMS, ['nwg', 'u32']], body);
+  return c.enable(kernel(`fastfood_bwd${withDx ? '' : '_nodx'}_${c.tag}${pp ? '' : '_1buf'}`, bindings, [...PARAMS, ['nwg', 'u32']], body));
 }
 
 /** dB, dG, dS [M] = Σ over the `parts` leading rows of part [3, parts, M]. */

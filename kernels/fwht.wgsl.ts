@@ -11,6 +11,13 @@
 // the phases S → C (or C → S), moving the row through workgroup memory between phases, which
 // costs one barrier each: an invocation writes exactly the locations it read in the previous
 // phase, so no one can still be reading them. Rows of d ≤ 32 are one invocation each (T = 1).
+//
+// Subgroups: where the adapter has them (RowTuning.lanes = its minimum subgroup size Q), the low
+// log2 Q bits of t are lanes of one subgroup (Q consecutive invocations, as on every
+// implementation we know), and the index bits they carry in the current phase are butterflied
+// with subgroupShuffleXor, without workgroup memory. A plan uses them only where that skips a
+// phase (one transpose and barrier fewer); the row then ends in whichever layout its last phase
+// has (RowCode.end), which the kernels read and write in.
 import { kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
 
 export interface RowGeometry {
@@ -33,9 +40,45 @@ export interface RowTuning {
   maxRegisters: number;
   /** XOR-swizzled workgroup-memory addresses (GPU bank conflicts). */
   swizzle: boolean;
+  /** Subgroup lanes to butterfly across (the adapter's minimum subgroup size; 0: no subgroups). */
+  lanes: number;
 }
 
-export const GPU_ROWS: RowTuning = { maxRegisters: 32, swizzle: true };
+export const GPU_ROWS: RowTuning = { maxRegisters: 32, swizzle: true, lanes: 0 };
+
+/** One phase of a transform: its layout, the register bits (relative to lo) and the bits of t
+ * (lanes) it butterflies. */
+export interface HPhase { lo: number; regs: number[]; lanes: number[] }
+
+/** The phases of H in direction `dir`: each index bit butterflied once, by registers or (where it
+ * skips a phase) by subgroup lanes. */
+export function hadamardPlan(g: RowGeometry, dir: Dir, lanes: number): HPhase[] {
+  const { los, lr, k, T } = g;
+  // the index bits each phase owns, as in the plain scheme
+  const own = los.map((lo, p) => Array.from({ length: Math.min(lr, (p ? los[p - 1]! : k) - lo) }, (_, m) => lo + m));
+  const order = los.map((lo, p) => ({ lo, bits: own[p]! }));
+  if (dir === 'CS') order.reverse();
+  const q = lanes > 1 && T > 1 ? Math.log2(Math.min(lanes, T)) : 0;
+  const build = (useLanes: boolean): HPhase[] => {
+    const done = new Set<number>(), out: HPhase[] = [];
+    for (const { lo, bits } of order) {
+      const regs = bits.filter((b) => !done.has(b));
+      if (!regs.length) continue;
+      regs.forEach((b) => done.add(b));
+      const ph: HPhase = { lo, regs: regs.map((b) => b - lo), lanes: [] };
+      if (useLanes) {
+        for (let b = 0; b < q; b++) {
+          const bit = b < lo ? b : b + lr; // index bit that bit b of t carries in this layout
+          if (bit < k && !done.has(bit)) { done.add(bit); ph.lanes.push(b); }
+        }
+      }
+      out.push(ph);
+    }
+    return out;
+  };
+  const plain = build(false), withLanes = q ? build(true) : plain;
+  return withLanes.length < plain.length ? withLanes : plain;
+}
 
 export function rowGeometry(d: number, tuning: Pick<RowTuning, 'maxRegisters'> = GPU_ROWS): RowGeometry {
   const k = Math.round(Math.log2(d));
@@ -55,7 +98,7 @@ export class RowCode {
   /** `swizzle`: XOR the low 5 bits of workgroup-memory addresses with the next 5, so that the
    * strided layouts do not all hit one of 32 memory banks on a GPU (CPU adapters skip it: it
    * breaks their lane-contiguous access). */
-  constructor(readonly g: RowGeometry, readonly swizzle = false) {}
+  constructor(readonly g: RowGeometry, readonly swizzle = false, readonly lanes = 0) {}
   /** Workgroup-memory address of row-relative (or slot-based) index `i`. */
   at(i: string): string { return this.swizzle ? `sw(${i})` : i; }
   swFn(): string { return this.swizzle ? 'fn sw(i: u32) -> u32 { return i ^ ((i >> 5u) & 31u); }' : ''; }
@@ -110,15 +153,26 @@ export class RowCode {
     return `${this.each((j) => `${sh}[${this.at(this.idx(from, j))}] = ${r}${j};`)}\nworkgroupBarrier();\n` +
       this.each((j) => `${r}${j} = ${sh}[${this.at(this.idx(to, j))}];`);
   }
-  /** H of a row held in registers r: from layout S to layout C ('SC') or back ('CS'). */
+  plan(dir: Dir): HPhase[] { return hadamardPlan(this.g, dir, this.lanes); }
+  /** Layout (lo) a transform in direction `dir` starts in, and the one it ends in. */
+  start(dir: Dir): number { return this.plan(dir)[0]!.lo; }
+  end(dir: Dir): number { return this.plan(dir).at(-1)!.lo; }
+  /** Transposes (workgroup-memory round trips, one barrier each) of a transform. */
+  transposes(dir: Dir): number { return this.plan(dir).length - 1; }
+  /** Whether some transform of this row butterflies across subgroup lanes (needs `enable subgroups;`). */
+  get usesSubgroups(): boolean { return (['SC', 'CS'] as const).some((d) => this.plan(d).some((p) => p.lanes.length > 0)); }
+  /** Butterflies of register array `r` across the subgroup lanes holding bit `b` of t. */
+  laneBfly(r: string, bits: readonly number[]): string {
+    return bits.map((b) => this.each((j) =>
+      `{ let v = subgroupShuffleXor(${r}${j}, ${1 << b}u); ${r}${j} = select(${r}${j} + v, v - ${r}${j}, (t & ${1 << b}u) != 0u); }`)).join('\n');
+  }
+  /** H of a row held in registers r, from layout start(dir) to end(dir): S → C ('SC') or back ('CS')
+   * when no subgroup lanes shorten the plan. */
   hadamard(r: string, sh: string, dir: Dir): string {
-    const { los, lr, k } = this.g;
-    const phases = los.map((lo, p) => ({ lo, bits: Array.from({ length: Math.min(lr, (p ? los[p - 1]! : k) - lo) }, (_, m) => m) }));
-    if (dir === 'CS') phases.reverse();
-    const out: string[] = [];
+    const phases = this.plan(dir), out: string[] = [];
     phases.forEach((ph, i) => {
       if (i) out.push(this.transpose(r, sh, phases[i - 1]!.lo, ph.lo));
-      out.push(this.bfly(r, ph.bits));
+      out.push(this.bfly(r, ph.regs), this.laneBfly(r, ph.lanes));
     });
     return out.join('\n');
   }
@@ -130,17 +184,23 @@ export class RowCode {
   get wgSize(): number { return this.g.T * this.g.L; }
   /** Shared array length (one row per slot). */
   get shLen(): number { return this.g.d * this.g.L; }
-  get tag(): string { return `d${this.g.d}_r${this.g.R}${this.swizzle ? '_swz' : ''}`; }
+  get tag(): string { return `d${this.g.d}_r${this.g.R}${this.swizzle ? '_swz' : ''}${this.usesSubgroups ? `_sg${this.lanes}` : ''}`; }
+  /** The kernel's code with `enable subgroups;` first when it shuffles. */
+  enable(k: KernelInstance): KernelInstance { return this.usesSubgroups ? { ...k, code: `enable subgroups;\n${k.code}` } : k; }
 }
 
 /** In-workgroup FWHT of rows of length d ≤ maxComputeWorkgroupStorageSize/4: y = scale·H·x. */
 export function fwhtRowsKernel(d: number, tuning: RowTuning = GPU_ROWS): KernelInstance {
-  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle);
-  const uniformRow = g.T > 1;
-  // The row ends in layout C, where each invocation holds R consecutive values: stored as vec4s
-  // (a quarter of the store instructions) it needs no transpose back to layout S.
+  const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle, tuning.lanes);
+  const uniformRow = g.T > 1, st = c.start('SC'), en = c.end('SC'), useSh = c.transposes('SC') > 0;
+  // A row ending in layout C is stored as vec4s (a quarter of the store instructions); any other
+  // end layout is stored as it is, without a transpose back.
+  const vecOut = c.vec && en === 0;
+  // The next row's first transpose writes layout `st`: others may still be reading this row's last
+  // layout there unless it is the same one.
+  const rowBarrier = useSh && en !== st;
   const body = wgsl`
-#if ${uniformRow}
+#if ${useSh}
 var<workgroup> sh: array<f32, ${c.shLen}>;
 ${c.swFn()}
 #endif
@@ -158,21 +218,22 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if (row < P.rows) {
 #endif
     let base = row * ${d}u;
-    ${c.each((j) => `r${j} = x[base + ${c.idx(c.S, j)}];`)}
+    ${c.each((j) => `r${j} = x[base + ${c.idx(st, j)}];`)}
     ${c.hadamard('r', 'sh', 'SC')}
-#if ${c.vec}
-    ${c.quads((j) => `y[(base + ${c.idx(c.C, j)}) / 4u] = P.scale * ${c.vec4Of('r', j)};`)}
-    workgroupBarrier(); // others may still read (as layout C) what the next row stores here (as layout S)
+#if ${vecOut}
+    ${c.quads((j) => `y[(base + ${c.idx(0, j)}) / 4u] = P.scale * ${c.vec4Of('r', j)};`)}
 #else
-    ${c.transpose('r', 'sh', c.C, c.S)}
-    ${c.each((j) => `y[base + ${c.idx(c.S, j)}] = P.scale * r${j};`)}
+    ${c.each((j) => `y[base + ${c.idx(en, j)}] = P.scale * r${j};`)}
+#endif
+#if ${rowBarrier}
+    workgroupBarrier();
 #endif
 #if ${!uniformRow}
     }
 #endif
   }
 }`;
-  return kernel(`fwht_rows_${c.tag}${c.vec ? '_v4' : ''}`, [ro('x'), rw('y', c.vec ? 'vec4<f32>' : 'f32')], [['rows', 'u32'], ['rpw', 'u32'], ['scale', 'f32']], body);
+  return c.enable(kernel(`fwht_rows_${c.tag}${vecOut ? '_v4' : ''}`, [ro('x'), rw('y', vecOut ? 'vec4<f32>' : 'f32')], [['rows', 'u32'], ['rpw', 'u32'], ['scale', 'f32']], body));
 }
 
 /** One global radix-2^r pass of a long FWHT: butterflies over index bits [lo, lo + r) of rows of

@@ -102,6 +102,9 @@ export class GpuRuntime {
   readonly device: GPUDevice;
   readonly adapterInfo: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
   readonly hasSubgroups: boolean;
+  /** The smallest subgroup the adapter may run (adapter info's subgroupMinSize; WebGPU's floor of 4
+   * where the info does not say); 0 without the subgroups feature. */
+  readonly subgroupLanes: number;
   readonly hasTimestamps: boolean;
   readonly ownsDevice: boolean;
   #keepAlive: unknown;
@@ -122,6 +125,8 @@ export class GpuRuntime {
       isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
     };
     this.hasSubgroups = device.features.has('subgroups');
+    const minSize = (info as { subgroupMinSize?: number } | undefined)?.subgroupMinSize;
+    this.subgroupLanes = !this.hasSubgroups ? 0 : minSize !== undefined && minSize >= 4 && (minSize & (minSize - 1)) === 0 ? minSize : 4;
     this.hasTimestamps = device.features.has('timestamp-query');
     device.lost.then((l) => { this.#lost = `${l.reason}: ${l.message}`; });
     device.addEventListener('uncapturederror', (e) => {

@@ -19,7 +19,7 @@ export function rowsPerWorkgroup(groups: number, target = 1024): number {
 
 /** Workgroups the row kernels aim for and values per invocation; 0 chooses by adapter (tests
  * and benchmarks may set them). */
-export const ROW_TUNING: { targetWorkgroups: number; maxRegisters: number; swizzle?: boolean } = { targetWorkgroups: 0, maxRegisters: 0 };
+export const ROW_TUNING: { targetWorkgroups: number; maxRegisters: number; swizzle?: boolean; subgroups?: boolean } = { targetWorkgroups: 0, maxRegisters: 0 };
 
 function cpuAdapter(x: Tensor): boolean {
   const a = x.rt.adapterInfo;
@@ -30,12 +30,15 @@ function cpuAdapter(x: Tensor): boolean {
  * - Registers: a GPU keeps 32 values per invocation (more threads, more barriers, which are cheap
  *   there). On a CPU adapter barriers switch coroutines, so rows use two phases (one transpose per
  *   H) with up to 2^ceil(k/2) values per invocation.
- * - Swizzle: bank-conflict-free workgroup-memory addressing, except on CPU adapters. */
+ * - Swizzle: bank-conflict-free workgroup-memory addressing, except on CPU adapters.
+ * - Lanes: butterflies across subgroup lanes where the device has subgroups (kernels use them only
+ *   where they save a transpose: on SwiftShader's 4-lane subgroups, rows of d ≤ 128). */
 export function rowTuning(x: Tensor, d: number): RowTuning {
   const cpu = cpuAdapter(x);
   return {
     maxRegisters: ROW_TUNING.maxRegisters > 0 ? ROW_TUNING.maxRegisters : cpu ? Math.max(32, 2 ** Math.ceil(Math.log2(d) / 2)) : 32,
     swizzle: ROW_TUNING.swizzle ?? !cpu,
+    lanes: (ROW_TUNING.subgroups ?? true) ? x.rt.subgroupLanes : 0,
   };
 }
 

@@ -1,11 +1,13 @@
 import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
 import { FASTFOOD_OPTIONS, fastfoodShape } from '../../../src/ops/fastfood.js';
-import { ROW_TUNING } from '../../../src/ops/fwht.js';
+import { ROW_TUNING, rowTuning } from '../../../src/ops/fwht.js';
+import { RowCode, rowGeometry } from '../../../kernels/fwht.wgsl.js';
+import { fastfoodForwardKernel } from '../../../kernels/fastfood.wgsl.js';
 import type { FastfoodParams } from '../../../src/ops/types.js';
 import { fastfoodBackwardRef, fastfoodRef, type FastfoodRefParams } from '../../../src/reference/fastfood.js';
 import { fwhtRef } from '../../../src/reference/fwht.js';
-import { expectClose, expectThrows, randn, rng, type GpuCase, type Tolerance } from '../harness.js';
+import { expectClose, expectEqual, expectThrows, randn, rng, type GpuCase, type Tolerance } from '../harness.js';
 
 const U = 2 ** -24;
 const rms = (v: ArrayLike<number>) => {
@@ -65,12 +67,16 @@ async function checkAgainstReference(rt: Runtime, pr: Problem, what: string, per
 
 async function withOptions(o: Partial<typeof FASTFOOD_OPTIONS & typeof ROW_TUNING>, f: () => Promise<void>): Promise<void> {
   const saved = { ...FASTFOOD_OPTIONS }, savedRows = { ...ROW_TUNING };
-  const { targetWorkgroups, maxRegisters, swizzle, ...ff } = o;
+  const { targetWorkgroups, maxRegisters, swizzle, subgroups, ...ff } = o;
   Object.assign(FASTFOOD_OPTIONS, ff);
   if (targetWorkgroups !== undefined) ROW_TUNING.targetWorkgroups = targetWorkgroups;
   if (maxRegisters !== undefined) ROW_TUNING.maxRegisters = maxRegisters;
   ROW_TUNING.swizzle = swizzle;
-  try { await f(); } finally { Object.assign(FASTFOOD_OPTIONS, saved); Object.assign(ROW_TUNING, savedRows); ROW_TUNING.swizzle = savedRows.swizzle; }
+  ROW_TUNING.subgroups = subgroups;
+  try { await f(); } finally {
+    Object.assign(FASTFOOD_OPTIONS, saved); Object.assign(ROW_TUNING, savedRows);
+    ROW_TUNING.swizzle = savedRows.swizzle; ROW_TUNING.subgroups = savedRows.subgroups;
+  }
 }
 
 const name = (p: Problem) => `n=${p.n} in=${p.inF} d=${p.d} blocks=${p.blocks} out=${p.out}`;
@@ -150,6 +156,27 @@ export const fastfoodCases: GpuCase[] = [
       const xs = randn(37 * 64, 3), x = rt.tensor(xs, [37, 64]), y = await rt.fwht(x), ref = fwhtRef(xs, 64);
       expectClose(await y.read(), ref, { atol: 4 * U * 6 * rms(ref), rtol: 0 }, `fwht target ${target}`);
       x.dispose(); y.dispose();
+    }),
+  })),
+  ...[true, false].map((subgroups): GpuCase => ({
+    name: `fastfood and fwht ${subgroups ? 'with butterflies across subgroup lanes' : 'without subgroups'} (4–8 values per invocation: 3–5 phases; rows ending in layouts other than C)`,
+    run: (rt) => withOptions({ targetWorkgroups: 2, maxRegisters: 4, subgroups }, async () => {
+      // the path under test is the one the kernels take
+      for (const d of [64, 1024, 2048]) {
+        const x = rt.tensor(new Float32Array(d), [1, d]);
+        const t = rowTuning(x, d), c = new RowCode(rowGeometry(d, t), t.swizzle, t.lanes);
+        x.dispose();
+        expectEqual(c.usesSubgroups, subgroups && rt.subgroupLanes > 0, `d=${d}: kernels shuffle across lanes`);
+        expectEqual(fastfoodForwardKernel(d, true, rt.limits.maxComputeWorkgroupStorageSize, t).code.includes('subgroupShuffleXor'), c.usesSubgroups, `d=${d}: fused forward WGSL`);
+      }
+      for (const pr of [{ n: 5, inF: 50, d: 64, blocks: 2, out: 100 }, { n: 9, inF: 1000, d: 1024, blocks: 2, out: 2000 }, { n: 5, inF: 1500, d: 2048, blocks: 1, out: 2048 }]) {
+        await checkAgainstReference(rt, pr, `fastfood ${subgroups ? 'lanes' : 'no subgroups'} ${name(pr)}`);
+      }
+      for (const d of [64, 1024]) {
+        const xs = randn(13 * d, d), x = rt.tensor(xs, [13, d]), y = await rt.fwht(x, { scale: 0.5 }), ref = fwhtRef(xs, d, 0.5);
+        expectClose(await y.read(), ref, { atol: 4 * U * Math.log2(d) * rms(ref), rtol: 0 }, `fwht d=${d} ${subgroups ? 'lanes' : 'no subgroups'}`);
+        x.dispose(); y.dispose();
+      }
     }),
   })),
   {
