@@ -8,7 +8,9 @@ import type {
 export class Runtime extends GpuRuntime {
   static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
     const a = await GpuRuntime.acquire(opts);
-    return new Runtime(a.device, a.info, a.owns, a.keepAlive);
+    const rt = new Runtime(a.device, a.info, a.owns, a.keepAlive);
+    await rt.verifySubgroups();
+    return rt;
   }
 
   fwht(x: Tensor, opts?: FwhtOptions): Promise<Tensor> { return ops.fwht(this, x, opts); }

@@ -101,10 +101,13 @@ const WANTED_LIMITS = [
 export class GpuRuntime {
   readonly device: GPUDevice;
   readonly adapterInfo: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
-  readonly hasSubgroups: boolean;
-  /** The smallest subgroup the adapter may run (adapter info's subgroupMinSize; WebGPU's floor of 4
-   * where the info does not say); 0 without the subgroups feature. */
-  readonly subgroupLanes: number;
+  #subgroupLanes: number;
+  /** Whether kernels may use subgroup operations: the device has the feature and the lane layout
+   * they assume held in verifySubgroups(). */
+  get hasSubgroups(): boolean { return this.#subgroupLanes > 0; }
+  /** Lanes a kernel may count on in every subgroup: the adapter's subgroupMinSize (WebGPU's floor
+   * of 4 where its info does not say); 0 where subgroups are not used. */
+  get subgroupLanes(): number { return this.#subgroupLanes; }
   readonly hasTimestamps: boolean;
   readonly ownsDevice: boolean;
   #keepAlive: unknown;
@@ -124,9 +127,9 @@ export class GpuRuntime {
       vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', description: info?.description ?? '',
       isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
     };
-    this.hasSubgroups = device.features.has('subgroups');
     const minSize = (info as { subgroupMinSize?: number } | undefined)?.subgroupMinSize;
-    this.subgroupLanes = !this.hasSubgroups ? 0 : minSize !== undefined && minSize >= 4 && (minSize & (minSize - 1)) === 0 ? minSize : 4;
+    this.#subgroupLanes = !device.features.has('subgroups') ? 0
+      : minSize !== undefined && minSize >= 4 && (minSize & (minSize - 1)) === 0 ? minSize : 4;
     this.hasTimestamps = device.features.has('timestamp-query');
     device.lost.then((l) => { this.#lost = `${l.reason}: ${l.message}`; });
     device.addEventListener('uncapturederror', (e) => {
@@ -153,6 +156,52 @@ export class GpuRuntime {
       const m = this.#uncaptured;
       this.#uncaptured = null;
       throw new Error(`deepfried: the GPU reported an error: ${m}`);
+    }
+  }
+
+  /** The subgroup kernels (row butterflies, matmul quads) assume that a subgroup's lanes are
+   * consecutive local invocation indices, at least subgroupLanes of them, as on every
+   * implementation we know. One small dispatch checks it; where it does not hold, subgroups are
+   * turned off (the kernels then take their workgroup-memory paths). createRuntime() runs it;
+   * `lanes` (tests) checks for a different lane count. */
+  async verifySubgroups(lanes = this.#subgroupLanes): Promise<void> {
+    const Q = this.#subgroupLanes ? lanes : 0;
+    if (!Q) return;
+    const d = this.device, W = Math.min(256, d.limits.maxComputeInvocationsPerWorkgroup);
+    const masks = Array.from({ length: Math.log2(Q) }, (_, b) => 1 << b);
+    const code = `enable subgroups;
+@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+@compute @workgroup_size(${W}) fn main(@builtin(local_invocation_index) l: u32, @builtin(subgroup_size) s: u32) {
+  // every subgroup op runs in uniform control flow (no short-circuit before it)
+  var ok = s >= ${Q}u;
+  ${masks.map((m) => `let x${m} = subgroupShuffleXor(l, ${m}u);`).join('\n  ')}
+  let q = quadBroadcast(l, 0u);
+  ${masks.map((m) => `ok = ok & (x${m} == (l ^ ${m}u));`).join('\n  ')}
+  ok = ok & (q == (l & ~3u));
+  out[l] = select(0u, 1u, ok);
+}`;
+    d.pushErrorScope('validation');
+    const out = d.createBuffer({ label: 'deepfried subgroup check', size: W * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const read = d.createBuffer({ label: 'deepfried subgroup check readback', size: W * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const pipeline = d.createComputePipeline({ label: 'deepfried subgroup check', layout: 'auto', compute: { module: d.createShaderModule({ code }), entryPoint: 'main' } });
+      const enc = d.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, d.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] }));
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      enc.copyBufferToBuffer(out, 0, read, 0, W * 4);
+      d.queue.submit([enc.finish()]);
+      const err = await d.popErrorScope();
+      if (err) { this.#subgroupLanes = 0; return; }
+      await read.mapAsync(GPUMapMode.READ);
+      const ok = new Uint32Array(read.getMappedRange()).every((v) => v === 1);
+      read.unmap();
+      if (!ok) this.#subgroupLanes = 0;
+    } finally {
+      out.destroy();
+      read.destroy();
     }
   }
 

@@ -16,6 +16,6 @@ async function runCase(name: string): Promise<{ ok: boolean; error?: string }> {
 }
 async function adapter(): Promise<string> {
   rt ??= await createRuntime();
-  return JSON.stringify(rt.adapterInfo);
+  return JSON.stringify({ ...rt.adapterInfo, subgroupLanes: rt.subgroupLanes });
 }
 (globalThis as Record<string, unknown>).__deepfriedTests = { runCase, adapter };

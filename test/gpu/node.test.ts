@@ -6,7 +6,7 @@ let rt: Runtime;
 let ran = 0;
 beforeAll(async () => { rt = await createRuntime(); });
 afterAll(() => {
-  console.log(`GPU cases: ${ran} of ${cases.length} ran in Node (Dawn, adapter ${JSON.stringify(rt?.adapterInfo)})`);
+  console.log(`GPU cases: ${ran} of ${cases.length} ran in Node (Dawn, adapter ${JSON.stringify({ ...rt?.adapterInfo, subgroupLanes: rt?.subgroupLanes })})`);
   rt?.destroy();
 });
 

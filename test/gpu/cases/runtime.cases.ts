@@ -1,7 +1,24 @@
 import { kernel, rw } from '../../../kernels/common.js';
+import { createRuntime } from '../../../src/api.js';
 import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
 
 export const runtimeCases: GpuCase[] = [
+  {
+    name: 'runtime: subgroups are used where the device has them and the lane check passes, and not where it fails',
+    async run(rt) {
+      const feature = rt.device.features.has('subgroups');
+      expectEqual([rt.hasSubgroups, rt.subgroupLanes >= 4 || !feature], [feature, true], 'hasSubgroups, lanes ≥ 4');
+      const shared = await createRuntime({ device: rt.device });
+      try {
+        expectEqual(shared.hasSubgroups, feature, 'a runtime on a caller\'s device');
+        await shared.verifySubgroups(256); // no subgroup is that large: the check must fail
+        expectEqual([shared.hasSubgroups, shared.subgroupLanes], [false, 0], 'after a failed lane check');
+      } finally {
+        shared.destroy();
+      }
+      expectEqual(rt.device.features.has('subgroups'), feature, 'the shared device is still usable');
+    },
+  },
   {
     name: 'runtime: tensor upload and read round-trip (f32, i32, u32)',
     async run(rt) {
