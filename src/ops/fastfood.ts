@@ -101,9 +101,19 @@ function launch(x: Tensor, n: number, d: number): { rpw: number; workgroups: num
   return { rpw, workgroups, slots: workgroups * L };
 }
 
+/** Which multi-pass kernels may take 4 elements per invocation (kernels/fastfood_multipass.wgsl.ts):
+ * those whose every group of 4 consecutive elements lies in one row and on one side of the
+ * inFeatures / outFeatures edge. */
+function multipassVec4(d: number, inF: number, outF: number): { d: boolean; inF: boolean; outF: boolean } {
+  const dv = d % 4 === 0 && !FASTFOOD_OPTIONS.scalarMultipass;
+  return { d: dv, inF: dv && inF % 4 === 0, outF: dv && outF % 4 === 0 };
+}
+/** Workgroups of 64 for `count` elements, 1 or 4 per invocation. */
+const wg = (count: number, v4 = false) => Math.ceil(count / (v4 ? 256 : 64));
+
 /** Tuning of the fused kernels: the longest row of the fused training kernels and (for tests)
- * forcing the multi-pass path. */
-export const FASTFOOD_OPTIONS = { maxFusedTraining: 2048, forceMultipass: false };
+ * forcing the multi-pass path, or its one-element-per-invocation kernels. */
+export const FASTFOOD_OPTIONS = { maxFusedTraining: 2048, forceMultipass: false, scalarMultipass: false };
 
 /** y = Fastfood(x); with `saved`, the training variant also writes a3 and a5 [N, blocks, d]. */
 export function encodeFastfood(ctx: EncodeContext, x: Tensor, p: FastfoodDeviceParams, y: Tensor, saved?: FastfoodSaved): Dispatch[] {
@@ -123,13 +133,13 @@ export function encodeFastfood(ctx: EncodeContext, x: Tensor, p: FastfoodDeviceP
   const total = n * blocks * d, dims = [total, d, blocks, inFeatures, outFeatures];
   const t = ctx.scratch([n, blocks, d], 'f32', 'fastfood a1'), u = ctx.scratch([n, blocks, d], 'f32', 'fastfood a2');
   const a5 = saved?.a5 ?? ctx.scratch([n, blocks, d], 'f32', 'fastfood a5');
-  const wg = (c: number) => Math.ceil(c / 64);
+  const v = multipassVec4(d, inFeatures, outFeatures);
   return [
-    { kernel: ffPreKernel(), buffers: [x, p.B, t], params: dims, workgroups: wg(total) },
+    { kernel: ffPreKernel(v.inF), buffers: [x, p.B, t], params: dims, workgroups: wg(total, v.inF) },
     ...encodeFwhtRows(ctx, t, u, n * blocks, d, 1),
-    { kernel: ffMidKernel(!!saved), buffers: [u, p.G, p.perm, t, ...(saved ? [saved.a3] : [])], params: dims, workgroups: wg(total) },
+    { kernel: ffMidKernel(!!saved, v.d), buffers: [u, p.G, p.perm, t, ...(saved ? [saved.a3] : [])], params: dims, workgroups: wg(total, v.d) },
     ...encodeFwhtRows(ctx, t, a5, n * blocks, d, 1),
-    { kernel: ffPostKernel(), buffers: [a5, p.S, y], params: [n * outFeatures, d, blocks, inFeatures, outFeatures], workgroups: wg(n * outFeatures) },
+    { kernel: ffPostKernel(v.outF), buffers: [a5, p.S, y], params: [n * outFeatures, d, blocks, inFeatures, outFeatures], workgroups: wg(n * outFeatures, v.outF) },
   ];
 }
 
@@ -156,19 +166,22 @@ export function encodeFastfoodBackward(
       { kernel: fastfoodReduceKernel(), buffers: [part, out.dB, out.dG, out.dS], params: [M, slots], workgroups: Math.ceil(M / 64) },
     ];
   }
-  const total = n * M, dims = [total, d, blocks, inFeatures, outFeatures], wg = (c: number) => Math.ceil(c / 64);
+  const total = n * M, dims = [total, d, blocks, inFeatures, outFeatures];
   const u = ctx.scratch([n, blocks, d], 'f32', 'fastfood g'), g4 = ctx.scratch([n, blocks, d], 'f32', 'fastfood g4');
-  const coldot = (a: Tensor, b: Tensor, o: Tensor, ap: number[], bp: number[]): Dispatch =>
-    ({ kernel: ffColumnDotKernel(), buffers: [a, b, o], params: [M, n, ...ap, ...bp], workgroups: wg(M) });
+  const v = multipassVec4(d, inFeatures, outFeatures);
+  const coldot = (a: Tensor, b: Tensor, o: Tensor, ap: number[], bp: number[]): Dispatch => {
+    const v4 = v.d && [...ap, ...bp].every((e) => e % 4 === 0);
+    return { kernel: ffColumnDotKernel(v4), buffers: [a, b, o], params: [M, n, ...ap, ...bp], workgroups: wg(M, v4) };
+  };
   return [
-    { kernel: ffBwdPreKernel(), buffers: [dy, p.S, u], params: dims, workgroups: wg(total) },
+    { kernel: ffBwdPreKernel(v.outF), buffers: [dy, p.S, u], params: dims, workgroups: wg(total, v.outF) },
     ...encodeFwhtRows(ctx, u, g4, n * blocks, d, 1),
     coldot(dy, saved.a5, out.dS, [outFeatures, outFeatures, M], [M, M, M]),
     coldot(g4, saved.a3, out.dG, [M, M, M], [M, M, M]),
-    { kernel: ffBwdMidKernel(), buffers: [g4, p.G, p.perm, u], params: dims, workgroups: wg(total) },
+    { kernel: ffBwdMidKernel(v.d), buffers: [g4, p.G, p.perm, u], params: dims, workgroups: wg(total, v.d) },
     ...encodeFwhtRows(ctx, u, g4, n * blocks, d, 1),
     coldot(g4, x, out.dB, [M, M, M], [inFeatures, inFeatures, d]),
-    ...(out.dx ? [{ kernel: ffBwdDxKernel(), buffers: [g4, p.B, out.dx], params: [n * inFeatures, d, blocks, inFeatures, outFeatures], workgroups: wg(n * inFeatures) }] : []),
+    ...(out.dx ? [{ kernel: ffBwdDxKernel(v.inF), buffers: [g4, p.B, out.dx], params: [n * inFeatures, d, blocks, inFeatures, outFeatures], workgroups: wg(n * inFeatures, v.inF) }] : []),
   ];
 }
 

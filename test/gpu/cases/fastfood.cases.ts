@@ -139,12 +139,17 @@ export const fastfoodCases: GpuCase[] = [
     run: (rt) => checkAgainstReference(rt, pr, `fastfood ${name(pr)}`),
   })),
   {
-    name: 'fastfood multi-pass path on short rows, perm as a u32 tensor',
-    run: (rt) => withOptions({ forceMultipass: true }, async () => {
-      for (const pr of [{ n: 7, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 3, inF: 50, d: 64, blocks: 2, out: 100 }]) {
-        await checkAgainstReference(rt, pr, `fastfood multipass ${name(pr)}`, true);
+    name: 'fastfood multi-pass path on short rows (4 and 1 elements per invocation), perm as a u32 tensor',
+    run: async (rt) => {
+      // inF, outF multiples of 4 or not: each kernel in its vec4 and its scalar form; d = 2 has no vec4 form
+      const problems = [{ n: 7, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 3, inF: 50, d: 64, blocks: 2, out: 100 },
+        { n: 5, inF: 48, d: 64, blocks: 2, out: 90 }, { n: 3, inF: 2, d: 2, blocks: 3, out: 5 }];
+      for (const scalarMultipass of [false, true]) {
+        await withOptions({ forceMultipass: true, scalarMultipass }, async () => {
+          for (const pr of problems) await checkAgainstReference(rt, pr, `fastfood multipass${scalarMultipass ? ' scalar' : ''} ${name(pr)}`, true);
+        });
       }
-    }),
+    },
   },
   ...[2, 1024].map((target): GpuCase => ({
     name: `fastfood and fwht aiming at ${target} workgroups (${target === 2 ? 'many rows per workgroup, as on a CPU adapter' : 'one row per workgroup, 32 values per invocation, swizzled workgroup memory, as on a GPU'})`,
