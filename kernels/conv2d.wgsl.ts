@@ -110,13 +110,16 @@ ${store(true)}
   return kernel(s.name, bindings, CONV_TILE_PARAMS, code);
 }
 
-/** Output channels per invocation: between max/2 and max, least padding waste, then the largest. */
+/** Output channels per invocation: the largest t in [max/2, max] that pads O by at most 1/8
+ * (a bigger tile loads less per FMA: MNIST conv2, 20→50, 4×8 pixels × 4 channels with 2 padded
+ * channels ran 1.5× faster than × 2 with none), else the one that pads least. */
 export function channelTile(O: number, max: number): number {
   if (O <= max) return O;
-  let best = max, bestPadded = Math.ceil(O / max) * max;
-  for (let t = max - 1; t >= Math.ceil(max / 2); t--) {
-    const p = Math.ceil(O / t) * t;
-    if (p < bestPadded) { best = t; bestPadded = p; }
+  const padded = (t: number) => Math.ceil(O / t) * t;
+  let best = max;
+  for (let t = max; t >= Math.ceil(max / 2); t--) {
+    if (padded(t) * 8 <= O * 9) return t;
+    if (padded(t) < padded(best)) best = t;
   }
   return best;
 }
