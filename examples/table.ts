@@ -1,7 +1,8 @@
-// npm run table -- [--epochs 10] [--models a,b] [--dropout P]
+// npm run table -- [--epochs 10] [--models a,b] [--dropout P] [--lr X]
 // Trains the paper's five MNIST nets to a target epoch count, resuming from the checkpoint and
 // state each run leaves in results/mnist/ after every epoch, and regenerates results/mnist/TABLE.md.
-// --dropout P (Fastfood nets only) trains a separate row, <model>-dropout<P>, beside the plain one.
+// --dropout P (Fastfood nets only) and --lr X (other than the paper's 0.01) train a separate row,
+// <model>-dropout<P>-lr<X>, beside the plain one.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -20,28 +21,29 @@ const PAPER: Record<MnistModelName, { error: number; params: string }> = {
 const DIR = 'results/mnist';
 
 interface State {
-  model: string; dropout?: number; params: number; epochs: number; trainImages: number; testError: number; seconds: number;
+  model: string; dropout?: number; lr?: number; params: number; epochs: number; trainImages: number; testError: number; seconds: number;
   imagesPerSecond: number; runtime: string; adapter: string; history: { epoch: number; testError: number }[];
 }
 
-const { values: a } = parseArgs({ options: { epochs: { type: 'string' }, models: { type: 'string' }, dropout: { type: 'string' } } });
+const { values: a } = parseArgs({ options: { epochs: { type: 'string' }, models: { type: 'string' }, dropout: { type: 'string' }, lr: { type: 'string' } } });
 const target = Number(a.epochs ?? 10);
-const dropout = Number(a.dropout ?? 0);
+const dropout = Number(a.dropout ?? 0), lr = Number(a.lr ?? FIT_DEFAULTS.lr);
 const models = (a.models ? a.models.split(',') : [...MNIST_MODELS]) as MnistModelName[];
 const bad = models.find((m) => !(MNIST_MODELS as readonly string[]).includes(m)) !== undefined ? `unknown model in --models "${a.models}" (models: ${MNIST_MODELS.join(', ')})`
   : !(Number.isInteger(target) && target >= 1) ? `--epochs must be a whole number ≥ 1, got "${a.epochs}"`
   : !(dropout >= 0 && dropout < 1) ? `--dropout must be in [0, 1), got "${a.dropout}"`
+  : !(lr > 0 && Number.isFinite(lr)) ? `--lr must be a positive number, got "${a.lr}"`
   : dropout > 0 && models.includes('reference') ? '--dropout is for the Fastfood nets; the reference row (Caffe\'s LeNet) has none'
   : undefined;
 if (bad) { console.error(bad); process.exit(2); }
-/** A row's file stem: the model, with its dropout rate when it has one. */
-const rowName = (m: string, p: number) => (p > 0 ? `${m}-dropout${p}` : m);
+/** A row's file stem: the model, with its dropout rate and learning rate where they are not the paper's. */
+const rowName = (m: string, p: number, rate: number) => `${m}${p > 0 ? `-dropout${p}` : ''}${rate !== FIT_DEFAULTS.lr ? `-lr${rate}` : ''}`;
 await mkdir(DIR, { recursive: true });
 
 const rt = await createRuntime();
 const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')]);
 for (const model of models) {
-  const row = rowName(model, dropout);
+  const row = rowName(model, dropout, lr);
   const stateFile = `${DIR}/${row}.json`, ckpt = `${DIR}/${row}.dfck`;
   const prev: State | undefined = existsSync(stateFile) ? JSON.parse(await readFile(stateFile, 'utf8')) : undefined;
   if (prev && prev.epochs >= target) { console.log(`${row}: ${prev.epochs} epochs done, ${(100 * prev.testError).toFixed(2)}% test error`); continue; }
@@ -52,7 +54,7 @@ for (const model of models) {
   let history = before?.history ?? [];
   let params = 0, ips = 0;
   const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture}`;
-  await fit(rt, train, test, { ...FIT_DEFAULTS, model, dropout, epochs: target, logEvery: 100 }, {
+  await fit(rt, train, test, { ...FIT_DEFAULTS, model, dropout, lr, epochs: target, logEvery: 100 }, {
     resume,
     onEvent: (e) => {
       if (e.kind === 'start') params = e.params;
@@ -69,7 +71,7 @@ for (const model of models) {
       const last = history.at(-1)!;
       const seconds = (before?.seconds ?? 0) + (performance.now() - t0) / 1000;
       const state: State = {
-        model, dropout, params, epochs: last.epoch, trainImages: train.count, testError: last.testError, seconds,
+        model, dropout, lr, params, epochs: last.epoch, trainImages: train.count, testError: last.testError, seconds,
         imagesPerSecond: ips, runtime: 'node', adapter, history,
       };
       await writeFile(stateFile, JSON.stringify(state, null, 2) + '\n');
@@ -85,18 +87,18 @@ async function writeTable(): Promise<void> {
   const files = await readdir(DIR);
   for (const m of MNIST_MODELS) {
     const p = PAPER[m];
-    // the plain row, then any dropout rows of the same model
-    const variants = [m, ...files.filter((f) => f.startsWith(`${m}-dropout`) && f.endsWith('.json')).map((f) => f.slice(0, -5)).sort()];
+    // the plain row, then any variants (dropout, learning rate) of the same model
+    const variants = [m, ...files.filter((f) => /^-(dropout|lr)/.test(f.slice(m.length)) && f.startsWith(m) && f.endsWith('.json')).map((f) => f.slice(0, -5)).sort()];
     for (const v of variants) {
       const f = `${DIR}/${v}.json`;
       const s: State | undefined = existsSync(f) ? JSON.parse(await readFile(f, 'utf8')) : undefined;
-      const drop = s?.dropout ?? 0;
-      const label = drop > 0 ? `${m} + dropout ${drop}` : m;
-      const cmd = `npm run table -- --models ${m}${drop > 0 ? ` --dropout ${drop}` : ''} --epochs ${s?.epochs ?? 10}`;
+      const drop = s?.dropout ?? 0, rate = s?.lr ?? FIT_DEFAULTS.lr;
+      const label = `${m}${drop > 0 ? ` + dropout ${drop}` : ''}${rate !== FIT_DEFAULTS.lr ? `, lr ${rate}` : ''}`;
+      const cmd = `npm run table -- --models ${m}${drop > 0 ? ` --dropout ${drop}` : ''}${rate !== FIT_DEFAULTS.lr ? ` --lr ${rate}` : ''} --epochs ${s?.epochs ?? 10}`;
       rows.push(s
         ? `| ${label} | ${p.error}% | ${p.params} | ${(100 * s.testError).toFixed(2)}% | ${s.params.toLocaleString('en')} | ${s.epochs} | ${(s.seconds / 60).toFixed(0)} min | ${s.imagesPerSecond.toFixed(0)} | ${s.runtime}, ${s.adapter} | \`${cmd}\` |`
         : `| ${label} | ${p.error}% | ${p.params} | not run yet | | | | | | \`${cmd}\` |`);
     }
   }
-  await writeFile(`${DIR}/TABLE.md`, `# MNIST: the paper's Table 1 beside ours\n\nSGD, momentum 0.9, lr 0.01 with Caffe's "inv" schedule, weight decay 5e-4, batch 64; test error on the full 10k test set. Rows "+ dropout P" drop the Fastfood features (after their ReLU) with probability P while training.\n\n${rows.join('\n')}\n`);
+  await writeFile(`${DIR}/TABLE.md`, `# MNIST: the paper's Table 1 beside ours\n\nSGD, momentum 0.9, lr 0.01 with Caffe's "inv" schedule, weight decay 5e-4, batch 64; test error on the full 10k test set. Rows "+ dropout P" drop the Fastfood features (after their ReLU) with probability P while training; rows ", lr X" start the schedule at X instead of 0.01.\n\n${rows.join('\n')}\n`);
 }
