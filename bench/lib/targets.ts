@@ -6,7 +6,7 @@ const f2 = (x: number): string => x.toFixed(2);
 
 /** What we have measured about each target's shortfall (SwiftShader; see README "Benchmarks"). */
 const WHY: Record<number, string> = {
-  0: 'on SwiftShader the fused kernel spends about half its time in its two in-workgroup transposes (timed by taking them out), of which the barriers are a tenth and the permutation's gather next to nothing: it is the strided stores and loads; '
+  0: 'on SwiftShader the fused kernel spends about half its time in its two in-workgroup transposes (timed by taking them out), of which the barriers are a tenth and the permutation gather next to nothing: it is the strided stores and loads; '
     + 'variants with lane-contiguous addresses (quad shuffles), vec4 workgroup access, 64–256 values per invocation, B/G/S/perm read where used instead of held in registers, or no barrier at all (a row per 4-lane subgroup, shuffles) were no faster',
   1: 'dense runs near the FMA-loop peak, so the ratio moves with the fused Fastfood forward (see the roofline target)',
   2: 'the smallest ratios are where tfjs is at its best: its 3×3 64→64 forward runs at several times the FMA fraction of its other convs, while ours runs at about half the FMA-loop peak',
