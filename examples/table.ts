@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createRuntime } from '../src/api.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { fit, FIT_DEFAULTS } from '../src/nn/fit.js';
+import { checkFitOptions, fit, FIT_DEFAULTS } from '../src/nn/fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 
 const PAPER: Record<MnistModelName, { error: number; params: string }> = {
@@ -29,21 +29,29 @@ const { values: a } = parseArgs({ options: { epochs: { type: 'string' }, models:
 const target = Number(a.epochs ?? 10);
 const dropout = Number(a.dropout ?? 0), lr = Number(a.lr ?? FIT_DEFAULTS.lr);
 const models = (a.models ? a.models.split(',') : [...MNIST_MODELS]) as MnistModelName[];
-const bad = models.find((m) => !(MNIST_MODELS as readonly string[]).includes(m)) !== undefined ? `unknown model in --models "${a.models}" (models: ${MNIST_MODELS.join(', ')})`
-  : !(Number.isInteger(target) && target >= 1) ? `--epochs must be a whole number ≥ 1, got "${a.epochs}"`
-  : !(dropout >= 0 && dropout < 1) ? `--dropout must be in [0, 1), got "${a.dropout}"`
-  : !(lr > 0 && Number.isFinite(lr)) ? `--lr must be a positive number, got "${a.lr}"`
-  : dropout > 0 && models.includes('reference') ? '--dropout is for the Fastfood nets; the reference row (Caffe\'s LeNet) has none'
-  : undefined;
-if (bad) { console.error(bad); process.exit(2); }
-/** A row's file stem: the model, with its dropout rate and learning rate where they are not the paper's. */
-const rowName = (m: string, p: number, rate: number) => `${m}${p > 0 ? `-dropout${p}` : ''}${rate !== FIT_DEFAULTS.lr ? `-lr${rate}` : ''}`;
+try {
+  for (const model of models) checkFitOptions({ ...FIT_DEFAULTS, model, dropout, lr, epochs: target });
+  if (dropout > 0 && models.includes('reference')) throw new Error('--dropout is for the Fastfood nets; the reference row (Caffe\'s LeNet) has none');
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
+/** A row variant's file-stem suffix, table label and command-line flags: its dropout rate and
+ * learning rate where they are not the paper's. */
+function variant(p: number, rate: number): { stem: string; label: string; flags: string } {
+  const drop = p > 0, lrOwn = rate !== FIT_DEFAULTS.lr;
+  return {
+    stem: `${drop ? `-dropout${p}` : ''}${lrOwn ? `-lr${rate}` : ''}`,
+    label: `${drop ? ` + dropout ${p}` : ''}${lrOwn ? `, lr ${rate}` : ''}`,
+    flags: `${drop ? ` --dropout ${p}` : ''}${lrOwn ? ` --lr ${rate}` : ''}`,
+  };
+}
 await mkdir(DIR, { recursive: true });
 
 const rt = await createRuntime();
 const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')]);
 for (const model of models) {
-  const row = rowName(model, dropout, lr);
+  const row = `${model}${variant(dropout, lr).stem}`;
   const stateFile = `${DIR}/${row}.json`, ckpt = `${DIR}/${row}.dfck`;
   const prev: State | undefined = existsSync(stateFile) ? JSON.parse(await readFile(stateFile, 'utf8')) : undefined;
   if (prev && prev.epochs >= target) { console.log(`${row}: ${prev.epochs} epochs done, ${(100 * prev.testError).toFixed(2)}% test error`); continue; }
@@ -92,12 +100,11 @@ async function writeTable(): Promise<void> {
     for (const v of variants) {
       const f = `${DIR}/${v}.json`;
       const s: State | undefined = existsSync(f) ? JSON.parse(await readFile(f, 'utf8')) : undefined;
-      const drop = s?.dropout ?? 0, rate = s?.lr ?? FIT_DEFAULTS.lr;
-      const label = `${m}${drop > 0 ? ` + dropout ${drop}` : ''}${rate !== FIT_DEFAULTS.lr ? `, lr ${rate}` : ''}`;
+      const vr = variant(s?.dropout ?? 0, s?.lr ?? FIT_DEFAULTS.lr), label = `${m}${vr.label}`;
       // a row short of the paper's 10 epochs shows how far it got; its command finishes it
-      const target = Math.max(10, s?.epochs ?? 10);
-      const cmd = `npm run table -- --models ${m}${drop > 0 ? ` --dropout ${drop}` : ''}${rate !== FIT_DEFAULTS.lr ? ` --lr ${rate}` : ''} --epochs ${target}`;
-      const err = s ? `${(100 * s.testError).toFixed(2)}%${s.epochs < target ? ` (after ${s.epochs} of ${target} epochs)` : ''}` : '';
+      const goal = Math.max(10, s?.epochs ?? 10);
+      const cmd = `npm run table -- --models ${m}${vr.flags} --epochs ${goal}`;
+      const err = s ? `${(100 * s.testError).toFixed(2)}%${s.epochs < goal ? ` (after ${s.epochs} of ${goal} epochs)` : ''}` : '';
       rows.push(s
         ? `| ${label} | ${p.error}% | ${p.params} | ${err} | ${s.params.toLocaleString('en')} | ${s.epochs} | ${(s.seconds / 60).toFixed(0)} min | ${s.imagesPerSecond.toFixed(0)} | ${s.runtime}, ${s.adapter} | \`${cmd}\` |`
         : `| ${label} | ${p.error}% | ${p.params} | not run yet | | | | | | \`${cmd}\` |`);
