@@ -98,7 +98,11 @@ export class RowCode {
   /** `swizzle`: XOR the low 5 bits of workgroup-memory addresses with the next 5, so that the
    * strided layouts do not all hit one of 32 memory banks on a GPU (CPU adapters skip it: it
    * breaks their lane-contiguous access). */
-  constructor(readonly g: RowGeometry, readonly swizzle = false, readonly lanes = 0) {}
+  /** The phases of H in each direction (hadamardPlan). */
+  readonly plans: Readonly<Record<Dir, HPhase[]>>;
+  constructor(readonly g: RowGeometry, readonly swizzle = false, readonly lanes = 0) {
+    this.plans = { SC: hadamardPlan(g, 'SC', lanes), CS: hadamardPlan(g, 'CS', lanes) };
+  }
   /** Workgroup-memory address of row-relative (or slot-based) index `i`. */
   at(i: string): string { return this.swizzle ? `sw(${i})` : i; }
   swFn(): string { return this.swizzle ? 'fn sw(i: u32) -> u32 { return i ^ ((i >> 5u) & 31u); }' : ''; }
@@ -153,7 +157,7 @@ export class RowCode {
     return `${this.each((j) => `${sh}[${this.at(this.idx(from, j))}] = ${r}${j};`)}\nworkgroupBarrier();\n` +
       this.each((j) => `${r}${j} = ${sh}[${this.at(this.idx(to, j))}];`);
   }
-  plan(dir: Dir): HPhase[] { return hadamardPlan(this.g, dir, this.lanes); }
+  plan(dir: Dir): HPhase[] { return this.plans[dir]; }
   /** Layout (lo) a transform in direction `dir` starts in, and the one it ends in. */
   start(dir: Dir): number { return this.plan(dir)[0]!.lo; }
   end(dir: Dir): number { return this.plan(dir).at(-1)!.lo; }
