@@ -5,8 +5,8 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 export { wgsl };
 
 export type Scalar = 'u32' | 'i32' | 'f32';
-/** Element type of a storage binding: a scalar or a 4-vector of one. */
-export type Element = Scalar | 'vec4<f32>' | 'vec4<u32>' | 'vec4<i32>';
+/** Element type of a storage binding: a scalar or a 2- or 4-vector of one. */
+export type Element = Scalar | 'vec2<f32>' | 'vec4<f32>' | 'vec4<u32>' | 'vec4<i32>';
 export type Access = 'read' | 'read_write';
 
 export interface BindingDecl {

@@ -62,3 +62,29 @@ export const avgPoolKernel = (window?: [number, number]): KernelInstance => kern
   ${cells(window, 's += x[plane + u32(idx)];')}
   y[o] = s / f32((hHi - hLo) * (wHi - wLo));
 }`);
+
+/** Max pooling over exact 2×2/2 tiles (no padding, H and W even): one output cell per invocation,
+ * its two input rows read as vec2 (consecutive invocations read consecutive vec2s: lane-contiguous,
+ * where the general kernel's stride-2 reads are scalarised per lane on SwiftShader). Same first-max
+ * rule and argmax numbering as maxPoolKernel. */
+export const maxPool2x2Kernel = (withArgmax: boolean): KernelInstance => kernel(
+  `max_pool_tiles2x2${withArgmax ? '_argmax' : ''}`,
+  [ro('x', 'vec2<f32>'), rw('y'), ...(withArgmax ? [rw('argmax', 'i32')] : [])], POOL_PARAMS, `
+@compute @workgroup_size(${POOL_WG})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let o = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
+  if (o >= P.total) { return; }
+  let ow = o % P.OW;
+  let oh = (o / P.OW) % P.OH;
+  // vec2 index of the window's top row: plane·H·W/2 + 2·oh·W/2 + ow, with plane·OH + oh = o / OW
+  let top = (o / P.OW) * P.W + ow;
+  let a = x[top];
+  let b = x[top + P.OW];
+  var best = a.x;
+  var d = 0u;
+  if (a.y > best) { best = a.y; d = 1u; }
+  if (b.x > best) { best = b.x; d = P.W; }
+  if (b.y > best) { best = b.y; d = P.W + 1u; }
+  y[o] = best;
+  ${withArgmax ? 'argmax[o] = i32(2u * oh * P.W + 2u * ow + d);' : ''}
+}`);

@@ -97,3 +97,21 @@ export const avgPoolBackwardKernel = (disjoint: boolean): KernelInstance => kern
   }
   dx[i] = g;
 }`);
+
+/** Max-pool backward over exact 2×2/2 tiles (maxPool2x2Kernel's geometry): one output cell per
+ * invocation writes its window's 4 cells of dx, as two vec2s. The tiles cover dx exactly once,
+ * so this scatter is race-free and writes every cell. */
+export const maxPool2x2BackwardKernel = (): KernelInstance => kernel(
+  'max_pool_backward_tiles2x2', [ro('dy'), ro('argmax', 'i32'), rw('dx', 'vec2<f32>')], POOL_PARAMS, `
+@compute @workgroup_size(${POOL_WG})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let o = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
+  if (o >= P.total) { return; }
+  let ow = o % P.OW;
+  let oh = (o / P.OW) % P.OH;
+  let top = (o / P.OW) * P.W + ow;
+  let g = dy[o];
+  let d = u32(argmax[o]) - (2u * oh * P.W + 2u * ow);
+  dx[top] = vec2f(select(0.0, g, d == 0u), select(0.0, g, d == 1u));
+  dx[top + P.OW] = vec2f(select(0.0, g, d == P.W), select(0.0, g, d == P.W + 1u));
+}`);

@@ -1,6 +1,6 @@
 // maxPool2d / avgPool2d over NCHW: shape inference, validation, forward and backward dispatches.
-import { avgPoolKernel, maxPoolKernel, poolWorkgroups, UNROLL_MAX } from '../../kernels/pool.wgsl.js';
-import { avgPoolBackwardKernel, disjointInvocations, maxPoolBackwardKernel } from '../../kernels/pool_grad.wgsl.js';
+import { avgPoolKernel, maxPool2x2Kernel, maxPoolKernel, poolWorkgroups, UNROLL_MAX } from '../../kernels/pool.wgsl.js';
+import { avgPoolBackwardKernel, disjointInvocations, maxPool2x2BackwardKernel, maxPoolBackwardKernel } from '../../kernels/pool_grad.wgsl.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
 import { pair, type PoolOptions } from './types.js';
 import { dtype, fail, rank } from './validate.js';
@@ -42,6 +42,12 @@ function check(op: string, x: Tensor, opts: PoolOptions): { g: PoolGeometry; out
 
 const unrolled = (g: PoolGeometry): [number, number] | undefined => (g.kernel.every((k) => k <= UNROLL_MAX) ? g.kernel : undefined);
 
+/** 2×2 windows tiling x exactly (stride 2, no padding, even H and W): the vec2 max-pool kernels.
+ * POOL_TILES.off turns them off (tests run both paths). */
+export const POOL_TILES = { off: false };
+const tiles2x2 = (g: PoolGeometry, xShape: readonly number[]): boolean => !POOL_TILES.off &&
+  [...g.kernel, ...g.stride].every((v) => v === 2) && g.padding.every((p) => p === 0) && xShape[2]! % 2 === 0 && xShape[3]! % 2 === 0;
+
 /** Windows never overlap: each input cell lies in at most one. */
 const disjoint = (g: PoolGeometry): boolean => g.stride[0] >= g.kernel[0] && g.stride[1] >= g.kernel[1];
 
@@ -60,7 +66,7 @@ export function encodeMaxPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: 
   expectShape('maxPool2d', 'y', y, out);
   if (argmax) { expectShape('maxPool2d', 'argmax', argmax, out); dtype('maxPool2d', 'argmax', argmax, 'i32'); }
   return [{
-    kernel: maxPoolKernel(Boolean(argmax), unrolled(g)), buffers: argmax ? [x, y, argmax] : [x, y],
+    kernel: tiles2x2(g, x.shape) ? maxPool2x2Kernel(Boolean(argmax)) : maxPoolKernel(Boolean(argmax), unrolled(g)), buffers: argmax ? [x, y, argmax] : [x, y],
     params: params(y.size, x.shape, out, g), workgroups: poolWorkgroups(y.size),
   }];
 }
@@ -79,7 +85,10 @@ export function encodeMaxPool2dBackward(ctx: EncodeContext, x: Tensor, dy: Tenso
     argmax = ctx.scratch(out, 'i32', 'maxPool2d argmax');
     pre.push(...encodeMaxPool2d(ctx, x, ctx.scratch(out, 'f32', 'maxPool2d y'), opts, argmax));
   }
-  return [...pre, { kernel: maxPoolBackwardKernel(disjoint(g)), buffers: [dy, argmax, dx], ...backwardLaunch(x.shape, out, g) }];
+  const backward: Dispatch = tiles2x2(g, x.shape)
+    ? { kernel: maxPool2x2BackwardKernel(), buffers: [dy, argmax, dx], params: params(dy.size, x.shape, out, g), workgroups: poolWorkgroups(dy.size) }
+    : { kernel: maxPoolBackwardKernel(disjoint(g)), buffers: [dy, argmax, dx], ...backwardLaunch(x.shape, out, g) };
+  return [...pre, backward];
 }
 
 export function encodeAvgPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: PoolOptions): Dispatch[] {

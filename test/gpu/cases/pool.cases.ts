@@ -1,4 +1,4 @@
-import { encodeMaxPool2d, encodeMaxPool2dBackward } from '../../../src/ops/pool.js';
+import { encodeMaxPool2d, encodeMaxPool2dBackward, POOL_TILES } from '../../../src/ops/pool.js';
 import { pair, type PoolOptions } from '../../../src/ops/types.js';
 import {
   avgPoolBackwardRef, avgPoolRef, maxPoolBackwardRef, maxPoolRef, poolOutShape, type PoolRefGeometry,
@@ -43,6 +43,8 @@ const sweep: [Shape4, PoolOptions][] = [
   [[2, 3, 9, 10], { kernel: [4, 5], stride: [2, 3], padding: [1, 2] }],
   [[1, 2, 8, 9], { kernel: 4, padding: 1 }],
   [[4, 20, 24, 24], { kernel: 2, stride: 2 }],
+  [[3, 5, 6, 10], { kernel: 2 }],
+  [[2, 3, 4, 2], { kernel: 2, stride: 2 }],
 ];
 
 async function run(rt: Runtime, f: () => Promise<Tensor>): Promise<Float32Array> {
@@ -102,6 +104,31 @@ export const poolCases: GpuCase[] = [
       expectEqual(Array.from(await am.read()), Array.from(ref.argmax), 'argmax');
       expectClose(await dx.read(), maxPoolBackwardRef(xs, shape, dys, g), sums, 'dx');
       for (const t of [x, dy, y, am, dx]) t.dispose();
+    },
+  },
+  {
+    name: 'pool max 2×2 tiles: vec2 kernels and the general ones give the reference y, argmax (first max under ties) and dx',
+    async run(rt) {
+      const opts: PoolOptions = { kernel: 2, stride: 2 };
+      for (const off of [false, true]) {
+        POOL_TILES.off = off;
+        try {
+          for (const [i, shape] of ([[4, 20, 24, 24], [2, 3, 4, 2], [1, 2, 2, 6]] as Shape4[]).entries()) {
+            const g = geometry(opts), ys = poolOutShape(shape, g);
+            const xs = input(size(shape), 70 + i, i !== 2), dys = randn(size(ys), 80 + i);
+            const x = rt.tensor(xs, shape), dy = rt.tensor(dys, ys);
+            const y = rt.empty(ys), am = rt.empty(ys, 'i32'), dx = rt.empty(shape);
+            await rt.execute('maxpool 2x2', (ctx) => [...encodeMaxPool2d(ctx, x, y, opts, am), ...encodeMaxPool2dBackward(ctx, x, dy, dx, opts, am)]);
+            const ref = maxPoolRef(xs, shape, g), what = `${off ? 'general' : 'tiles'} [${shape}]`;
+            expectClose(await y.read(), ref.y, exact, `y ${what}`);
+            expectEqual(Array.from(await am.read()), Array.from(ref.argmax), `argmax ${what}`);
+            expectClose(await dx.read(), maxPoolBackwardRef(xs, shape, dys, g), exact, `dx ${what}`);
+            for (const t of [x, dy, y, am, dx]) t.dispose();
+          }
+        } finally {
+          POOL_TILES.off = false;
+        }
+      }
     },
   },
   {
