@@ -41,14 +41,16 @@ export function matmulTile(v: MatmulVariant): [number, number] {
   return [v.tm ?? 8, v.tn ?? 8];
 }
 
-/** The variant for an M×N×K product: vec4 operands wherever the sizes allow; 8×8 tiles (4 along a
- * dimension of at most 4); quads sharing A where `extra.quad` asks for it and it pays; small workgroups when there are few tiles, so that SwiftShader (one
- * workgroup per CPU thread, every invocation of a workgroup run even when it returns at once)
- * still spreads the work over its threads. */
-export function matmulVariant(layout: MatmulLayout, m: number, n: number, k: number, extra: Partial<MatmulVariant> = {}): MatmulVariant {
+/** The variant for an M×N×K product: vec4 operands wherever the sizes allow; tiles of `maxTile`
+ * (8 or 16) along a dimension of at least 16, 8 along one of 5–15, 4 along one of at most 4;
+ * quads sharing A where `extra.quad` asks for it and it pays; small workgroups when there are few
+ * tiles, so that SwiftShader (one workgroup per CPU thread, every invocation of a workgroup run
+ * even when it returns at once) still spreads the work over its threads. */
+export function matmulVariant(layout: MatmulLayout, m: number, n: number, k: number, extra: Partial<MatmulVariant> = {}, maxTile: 8 | 16 = 8): MatmulVariant {
   const vecA = (layout === 'tn' ? m : k) % 4 === 0;
   const vecB = (layout === 'nt' ? k : n) % 4 === 0;
-  const tm = m <= 4 ? 4 : 8, tn = n <= 4 ? 4 : 8;
+  const edge = (x: number) => (x <= 4 ? 4 : x < 16 ? 8 : maxTile);
+  const tm = edge(m), tn = edge(n);
   const wg = Math.ceil(m / tm) * Math.ceil(n / tn) < 4 * MATMUL_WG ? 16 : MATMUL_WG;
   // Quads pad tilesN to a multiple of 4 and pay off only when the K loop dominates (measured).
   const quad = Boolean(extra.quad && vecA && Math.ceil(n / tn) >= 16 && k >= 32);

@@ -5,6 +5,7 @@ import { convGradInputPhases, type ConvProblem } from '../../kernels/conv2d_grad
 import type { KernelInstance } from '../../kernels/common.js';
 import { col2imKernel, im2colKernel, IM2COL_WG, swapLeadingKernel } from '../../kernels/im2col.wgsl.js';
 import { matmulVariant } from '../../kernels/matmul.wgsl.js';
+import { matmulMaxTile } from './adapter.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
 import { encodeMatmul } from './linear.js';
 import { encodeChannelSum } from './reduce.js';
@@ -136,12 +137,12 @@ function encodeBackwardGemm(ctx: EncodeContext, p: ConvProblem, x: Tensor, w: Te
   const ds: Dispatch[] = [
     { kernel: swapLeadingKernel(), buffers: [dy, dyT], params: [p.N, p.Cout, P], workgroups: Math.ceil(dy.size / IM2COL_WG) },
     { kernel: im2colKernel(taps), buffers: [x, col], params: geometry, workgroups: Math.ceil(Q / IM2COL_WG) },
-    encodeMatmul(matmulVariant('nt', p.Cout, J, Q, { quad }), dyT, col, null, out.dw, p.Cout, J, Q),
+    encodeMatmul(matmulVariant('nt', p.Cout, J, Q, { quad }, matmulMaxTile(x, p.Cout, J, Q)), dyT, col, null, out.dw, p.Cout, J, Q),
     ...encodeChannelSum(ctx, dy, out.db, p.N, p.Cout, P),
   ];
   if (out.dx) {
     const cg = ctx.scratch([J, Q], 'f32', 'conv2d column gradient');
-    ds.push(encodeMatmul(matmulVariant('tn', J, Q, p.Cout, { quad }), w, dyT, null, cg, J, Q, p.Cout));
+    ds.push(encodeMatmul(matmulVariant('tn', J, Q, p.Cout, { quad }, matmulMaxTile(x, J, Q, p.Cout)), w, dyT, null, cg, J, Q, p.Cout));
     ds.push({ kernel: col2imKernel(taps), buffers: [cg, out.dx], params: geometry, workgroups: Math.ceil(p.N * p.H * p.W / IM2COL_WG) });
   }
   for (const d of ds) checkGrid('conv2dBackward', ctx, d.workgroups, d.kernel.name);

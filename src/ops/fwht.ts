@@ -1,6 +1,7 @@
 import { fwhtGlobalKernel, fwhtRowsKernel, rowGeometry, type RowTuning } from '../../kernels/fwht.wgsl.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
 import type { FwhtOptions } from './types.js';
+import { cpuAdapter } from './adapter.js';
 import { dtype, fail } from './validate.js';
 
 /** Longest row one workgroup transforms on its own (the rest is done by global passes). */
@@ -21,10 +22,6 @@ export function rowsPerWorkgroup(groups: number, target = 1024): number {
  * and benchmarks may set them). */
 export const ROW_TUNING: { targetWorkgroups: number; maxRegisters: number; swizzle?: boolean; subgroups?: boolean } = { targetWorkgroups: 0, maxRegisters: 0 };
 
-function cpuAdapter(x: Tensor): boolean {
-  const a = x.rt.adapterInfo;
-  return a.isFallbackAdapter || /swiftshader|llvmpipe|cpu/i.test(`${a.architecture} ${a.description}`);
-}
 
 /** How the row kernels are generated on x's adapter (kernels/fwht.wgsl.ts RowTuning).
  * - Registers: a GPU keeps 32 values per invocation (more threads, more barriers, which are cheap

@@ -1,6 +1,7 @@
 // linear: y = x·wᵀ + b (optionally ReLU), x [N, in], w [out, in], b [out]; backward
 // dx = dy·w, dw = dyᵀ·x, db = Σ_batch dy. All three products use the one tiled matmul kernel.
 import { matmulKernel, matmulVariant, matmulWorkgroups, type MatmulVariant } from '../../kernels/matmul.wgsl.js';
+import { matmulMaxTile } from './adapter.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
 import { encodeColumnSum } from './reduce.js';
 import type { LinearGrads } from './types.js';
@@ -42,7 +43,7 @@ export function encodeLinear(ctx: EncodeContext, x: Tensor, w: Tensor, b: Tensor
   const out = linearShape(x.shape, w.shape, b ? b.shape : null);
   shapeIs('linear', 'y', y, out);
   const [n, k] = x.shape as [number, number];
-  return [encodeMatmul(matmulVariant('nt', n, out[1]!, k, { bias: Boolean(b), relu: Boolean(opts.relu), quad: ctx.hasSubgroups }), x, w, b, y, n, out[1]!, k)];
+  return [encodeMatmul(matmulVariant('nt', n, out[1]!, k, { bias: Boolean(b), relu: Boolean(opts.relu), quad: ctx.hasSubgroups }, matmulMaxTile(x, n, out[1]!, k)), x, w, b, y, n, out[1]!, k)];
 }
 
 /** dx = dy·w (when out.dx is given), dw = dyᵀ·x, db = Σ_batch dy (when out.db is given). */
@@ -57,9 +58,9 @@ export function encodeLinearBackward(ctx: EncodeContext, x: Tensor, w: Tensor, d
   const ds: Dispatch[] = [];
   if (out.dx) {
     shapeIs(op, 'dx', out.dx, x.shape);
-    ds.push(encodeMatmul(matmulVariant('nn', n, fin, fout, { quad: ctx.hasSubgroups }), dy, w, null, out.dx, n, fin, fout));
+    ds.push(encodeMatmul(matmulVariant('nn', n, fin, fout, { quad: ctx.hasSubgroups }, matmulMaxTile(dy, n, fin, fout)), dy, w, null, out.dx, n, fin, fout));
   }
-  ds.push(encodeMatmul(matmulVariant('tn', fout, fin, n, { quad: ctx.hasSubgroups }), dy, x, null, out.dw, fout, fin, n));
+  ds.push(encodeMatmul(matmulVariant('tn', fout, fin, n, { quad: ctx.hasSubgroups }, matmulMaxTile(dy, fout, fin, n)), dy, x, null, out.dw, fout, fin, n));
   if (out.db) {
     shapeIs(op, 'db', out.db, [fout]);
     ds.push(...encodeColumnSum(ctx, dy, out.db));

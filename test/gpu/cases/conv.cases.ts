@@ -2,6 +2,7 @@ import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
 import { GraphBuilder } from '../../../src/graph/graph.js';
 import { CONV_OPTIONS, encodeConv2dBackward } from '../../../src/ops/conv2d.js';
+import { withMaxTile } from './linear.cases.js';
 import { conv2dBackwardRef, conv2dRef, convOut, type ConvGeometry } from '../../../src/reference/conv2d.js';
 import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
 
@@ -128,6 +129,12 @@ export const convCases: GpuCase[] = [
     run: (rt) => withBackward('gemm', async () => {
       for (const [i, c] of sweep.entries()) await checkAgainstReference(rt, c, 500 + 10 * i);
       await finiteDifferences(rt, { x: [2, 3, 5, 6], w: [4, 3, 3, 2], s: [2, 1], p: [1, 1] });
+    }),
+  },
+  {
+    name: 'conv2d backward through im2col + matmul on MNIST layer 2, 8×8 and 16×16 matmul tiles',
+    run: (rt) => withBackward('gemm', async () => {
+      for (const t of [8, 16] as const) await withMaxTile(t, () => checkAgainstReference(rt, { x: [3, 20, 12, 12], w: [50, 20, 5, 5], bias: true }, 10 + t));
     }),
   },
   {

@@ -1,3 +1,4 @@
+import { MATMUL_TUNING } from '../../../src/ops/adapter.js';
 import { encodeColumnSum, encodeLinear, encodeLinearBackward } from '../../../src/ops/linear.js';
 import { encodeChannelSum } from '../../../src/ops/reduce.js';
 import { linearBackwardRef, linearRef } from '../../../src/reference/linear.js';
@@ -27,10 +28,19 @@ async function check(rt: Runtime, n: number, fin: number, fout: number, withBias
   for (const t of [x, w, b, dy, y, g.dx, g.dw, g.db]) t?.dispose();
 }
 
+/** Runs `f` with the matmul's largest register tile forced (8: the GPU choice, 16: the CPU one). */
+export async function withMaxTile(maxTile: 8 | 16, f: () => Promise<void>): Promise<void> {
+  const before = MATMUL_TUNING.maxTile;
+  MATMUL_TUNING.maxTile = maxTile;
+  try { await f(); } finally { MATMUL_TUNING.maxTile = before; }
+}
+
 export const linearCases: GpuCase[] = [
   ...sizes.map(([n, fin, fout], i): GpuCase => ({
-    name: `linear fwd+bwd ${n}×${fin}→${fout}${i % 2 ? ' no bias' : ''}`,
-    run: (rt) => check(rt, n, fin, fout, i % 2 === 0),
+    name: `linear fwd+bwd ${n}×${fin}→${fout}${i % 2 ? ' no bias' : ''}, 8×8 and 16×16 matmul tiles`,
+    async run(rt) {
+      for (const t of [8, 16] as const) await withMaxTile(t, () => check(rt, n, fin, fout, i % 2 === 0));
+    },
   })),
   {
     name: 'linear: fused ReLU and the encode path without dx',
