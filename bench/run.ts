@@ -4,12 +4,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { statusOf } from './lib/context.js';
 import { markdown, svg, table } from './lib/report.js';
 import { evaluateTargets } from './lib/targets.js';
 import { GROUPS, runSuite, selectGroups } from './lib/suite.js';
 import type { BenchResults, SuiteOptions } from './lib/types.js';
+import { parseCli } from '../examples/args.js';
 
 const HELP = `usage: npm run bench -- [options]
   --filter NAME        run only the groups whose name contains NAME (${GROUPS.map((g) => g.name).join(', ')})
@@ -23,7 +23,7 @@ const HELP = `usage: npm run bench -- [options]
 const here = dirname(fileURLToPath(import.meta.url));
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCli({
     options: {
       filter: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'string' },
       report: { type: 'string' }, from: { type: 'string' }, runtime: { type: 'string', default: 'node' }, help: { type: 'boolean', default: false },

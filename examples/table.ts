@@ -5,11 +5,11 @@
 // <model>-dropout<P>-lr<X>, beside the plain one.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { createRuntime } from '../src/api.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { checkFitOptions, fit, FIT_DEFAULTS } from '../src/nn/fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
+import { parseCli } from './args.js';
 
 const PAPER: Record<MnistModelName, { error: number; params: string }> = {
   reference: { error: 0.87, params: '430K' },
@@ -25,7 +25,7 @@ interface State {
   imagesPerSecond: number; runtime: string; adapter: string; history: { epoch: number; testError: number }[];
 }
 
-const { values: a } = parseArgs({ options: { epochs: { type: 'string' }, models: { type: 'string' }, dropout: { type: 'string' }, lr: { type: 'string' } } });
+const { values: a } = parseCli({ options: { epochs: { type: 'string' }, models: { type: 'string' }, dropout: { type: 'string' }, lr: { type: 'string' } } });
 const target = Number(a.epochs ?? 10);
 const dropout = Number(a.dropout ?? 0), lr = Number(a.lr ?? FIT_DEFAULTS.lr);
 const models = (a.models ? a.models.split(',') : [...MNIST_MODELS]) as MnistModelName[];

@@ -1,12 +1,12 @@
 // npm run train -- [--model adaptive-fastfood-1024] [--epochs 1] [--batch 64] [--lr 0.01] [--train-limit N]
 //                  [--test-limit N] [--runtime node|chrome] [--json FILE] [--save FILE] [--resume FILE]
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { createRuntime } from '../src/api.js';
 import { loadMnist, mnistDir } from '../src/data/mnist.js';
 import { checkFitOptions, fit, FIT_DEFAULTS, type FitEvent, type FitOptions, type FitResult } from '../src/nn/fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
+import { parseCli } from './args.js';
 
 const HELP = `Train a Deep Fried Convnet on MNIST with WebGPU.
   --model NAME        ${MNIST_MODELS.join(' | ')} (default ${FIT_DEFAULTS.model})
@@ -25,7 +25,7 @@ const HELP = `Train a Deep Fried Convnet on MNIST with WebGPU.
   --save FILE         write a checkpoint after every epoch and at the end
   --resume FILE       continue from a checkpoint (same model; the epoch count is the total)`;
 
-const { values: a } = parseArgs({
+const { values: a } = parseCli({
   options: {
     model: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
     optimizer: { type: 'string' }, 'weight-decay': { type: 'string' }, dropout: { type: 'string' }, seed: { type: 'string' },
