@@ -11,13 +11,22 @@ export const POOL_PARAMS: readonly (readonly [string, Scalar])[] = [
   ['KH', 'i32'], ['KW', 'i32'], ['SH', 'i32'], ['SW', 'i32'], ['PH', 'i32'], ['PW', 'i32'],
 ];
 
-const prologue = `
+/** Entry point of the kernels that take one output cell o = ((plane·OH + oh)·OW + ow) each. */
+const outputCell = `
 @compute @workgroup_size(${POOL_WG})
 fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let o = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
   if (o >= P.total) { return; }
   let ow = o % P.OW;
-  let oh = (o / P.OW) % P.OH;
+  let oh = (o / P.OW) % P.OH;`;
+
+/** outputCell for an exact 2×2/2 tiling, x (or dx) bound as vec2: top is the vec2 index of the
+ * window's top row, plane·H·W/2 + 2·oh·W/2 + ow, with plane·OH + oh = o / OW; the bottom row is
+ * OW (= W/2) vec2s further. */
+export const tileCell = `${outputCell}
+  let top = (o / P.OW) * P.W + ow;`;
+
+const prologue = `${outputCell}
   let plane = (o / (P.OW * P.OH)) * P.H * P.W;
   let h0 = i32(oh) * P.SH - P.PH;
   let w0 = i32(ow) * P.SW - P.PW;
@@ -69,15 +78,7 @@ export const avgPoolKernel = (window?: [number, number]): KernelInstance => kern
  * rule and argmax numbering as maxPoolKernel. */
 export const maxPool2x2Kernel = (withArgmax: boolean): KernelInstance => kernel(
   `max_pool_tiles2x2${withArgmax ? '_argmax' : ''}`,
-  [ro('x', 'vec2<f32>'), rw('y'), ...(withArgmax ? [rw('argmax', 'i32')] : [])], POOL_PARAMS, `
-@compute @workgroup_size(${POOL_WG})
-fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let o = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
-  if (o >= P.total) { return; }
-  let ow = o % P.OW;
-  let oh = (o / P.OW) % P.OH;
-  // vec2 index of the window's top row: plane·H·W/2 + 2·oh·W/2 + ow, with plane·OH + oh = o / OW
-  let top = (o / P.OW) * P.W + ow;
+  [ro('x', 'vec2<f32>'), rw('y'), ...(withArgmax ? [rw('argmax', 'i32')] : [])], POOL_PARAMS, `${tileCell}
   let a = x[top];
   let b = x[top + P.OW];
   var best = a.x;

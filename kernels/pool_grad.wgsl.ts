@@ -6,7 +6,7 @@
 // oh = (ih + PH) / SH when (ih + PH) % SH < KH, so there is no loop (loops with per-lane trip
 // counts are slow on SwiftShader). Its Params.total counts invocations, not cells.
 import { kernel, ro, rw, type KernelInstance } from './common.js';
-import { POOL_PARAMS, POOL_WG } from './pool.wgsl.js';
+import { POOL_PARAMS, POOL_WG, tileCell } from './pool.wgsl.js';
 
 const prologue = `
 fn firstWindow(i: i32, p: i32, k: i32, s: i32) -> i32 {
@@ -102,14 +102,7 @@ export const avgPoolBackwardKernel = (disjoint: boolean): KernelInstance => kern
  * invocation writes its window's 4 cells of dx, as two vec2s. The tiles cover dx exactly once,
  * so this scatter is race-free and writes every cell. */
 export const maxPool2x2BackwardKernel = (): KernelInstance => kernel(
-  'max_pool_backward_tiles2x2', [ro('dy'), ro('argmax', 'i32'), rw('dx', 'vec2<f32>')], POOL_PARAMS, `
-@compute @workgroup_size(${POOL_WG})
-fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let o = flatWorkgroup(wg, nw) * ${POOL_WG}u + l;
-  if (o >= P.total) { return; }
-  let ow = o % P.OW;
-  let oh = (o / P.OW) % P.OH;
-  let top = (o / P.OW) * P.W + ow;
+  'max_pool_backward_tiles2x2', [ro('dy'), ro('argmax', 'i32'), rw('dx', 'vec2<f32>')], POOL_PARAMS, `${tileCell}
   let g = dy[o];
   let d = u32(argmax[o]) - (2u * oh * P.W + 2u * ow);
   dx[top] = vec2f(select(0.0, g, d == 0u), select(0.0, g, d == 1u));
