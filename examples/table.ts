@@ -83,9 +83,9 @@ for (const model of models) {
         imagesPerSecond: ips, runtime: 'node', adapter, history,
       };
       await writeFile(stateFile, JSON.stringify(state, null, 2) + '\n');
+      await writeTable(); // a row stopped between epochs still shows where it got to
     },
   });
-  await writeTable();
 }
 await writeTable();
 rt.destroy();
