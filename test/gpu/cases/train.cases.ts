@@ -68,7 +68,7 @@ export const trainCases: GpuCase[] = [
     },
   },
   {
-    name: 'train: fit resumes from its checkpoint at the next step (start event, progress and result say so)',
+    name: 'train: fit resumes from its checkpoint at the next step (start event, progress and result say so) and matches an uninterrupted run',
     async run(rt) {
       const ds = await loadMnist('train', { limit: 64 });
       const opts = { ...FIT_DEFAULTS, model: 'adaptive-fastfood-1024' as const, batch: 16, logEvery: 2, evalEachEpoch: true };
@@ -82,6 +82,14 @@ export const trainCases: GpuCase[] = [
       const steps = events.flatMap((e) => (e.kind === 'progress' ? [e.step] : []));
       expectEqual(steps, [6, 8], 'progress steps of the resumed run');
       expectEqual([second.epochs, second.history.map((h) => h.epoch)], [2, [2]], 'resumed run: epochs, history');
+      // the resumed run continues exactly where an uninterrupted one would be (parameters, optimizer
+      // state, schedule step and the epoch's shuffle all restored; the kernels have no atomics)
+      const whole: FitEvent[] = [];
+      const straight = await fit(rt, ds, ds, { ...opts, epochs: 2 }, { onEvent: (e) => whole.push(e) });
+      const losses = (es: FitEvent[]) => es.flatMap((e) => (e.kind === 'progress' && e.step > 4 ? [e.loss] : []));
+      expectEqual(losses(whole).length, 2, 'progress events after step 4');
+      expectClose(losses(events), losses(whole), { atol: 0, rtol: 1e-6 }, 'training losses of steps 6 and 8, resumed vs uninterrupted');
+      expectClose([second.testLoss], [straight.testLoss], { atol: 0, rtol: 1e-6 }, 'test loss after epoch 2, resumed vs uninterrupted');
     },
   },
   {
