@@ -93,4 +93,55 @@ export const runtimeCases: GpuCase[] = [
       y.dispose();
     },
   },
+  {
+    name: 'runtime: a lost device is named on the next call; destroying a runtime on a caller\'s device leaves the device working',
+    async run(rt) {
+      const shared = await createRuntime({ device: rt.device });
+      shared.destroy();
+      const x = rt.tensor(randn(16, 3), [2, 8]);
+      const y = await rt.fwht(x);
+      expectEqual(y.shape, [2, 8], 'fwht on the caller\'s device after the shared runtime was destroyed');
+      x.dispose();
+      y.dispose();
+      const own = await createRuntime();
+      const t = own.tensor(randn(8, 4), [8]);
+      own.device.destroy();
+      await own.device.lost;
+      await expectThrows(() => own.tensor(new Float32Array(8), [8]), /GPU device was lost \(destroyed/, 'tensor after loss');
+      await expectThrows(() => own.fwht(t), /GPU device was lost \(destroyed/, 'fwht after loss');
+      await expectThrows(() => t.read(), /GPU device was lost \(destroyed/, 'read after loss');
+      own.destroy();
+    },
+  },
+  {
+    name: 'runtime: functional calls (fwd and bwd of every layer op) leave no buffer behind',
+    async run(rt) {
+      const inUse = () => rt.stats().liveBuffers - rt.stats().pooledBuffers;
+      const t = (shape: number[], seed: number) => rt.tensor(randn(shape.reduce((a, b) => a * b, 1), seed), shape);
+      const x = t([3, 4, 6, 6], 1), w = t([5, 4, 3, 3], 2), b = t([5], 3);
+      const xf = t([3, 12], 4), B = t([2, 16], 5), G = t([2, 16], 6), S = t([2, 16], 7);
+      const perm = new Uint32Array(32).map((_, i) => (i * 5) % 16);
+      const wl = t([7, 12], 8), bl = t([7], 9);
+      const dyc = t([3, 5, 6, 6], 10), dyf = t([3, 20], 11), dyl = t([3, 7], 12), dyp = t([3, 4, 3, 3], 13);
+      const before = inUse();
+      const p = { B, G, S, perm, outFeatures: 20 };
+      const outs = [
+        await rt.conv2d(x, w, b, { padding: 1 }),
+        ...Object.values(await rt.conv2dBackward(x, w, dyc, { padding: 1 })),
+        await rt.fastfood(xf, p),
+        ...Object.values(await rt.fastfoodBackward(xf, p, dyf)),
+        await rt.linear(xf, wl, bl),
+        ...Object.values(await rt.linearBackward(xf, wl, dyl)),
+        await rt.maxPool2d(x, { kernel: 2 }),
+        await rt.maxPool2dBackward(x, dyp, { kernel: 2 }),
+        await rt.fwht(B),
+      ];
+      // the results are what should be live, and nothing else (no scratch, no staging buffer)
+      expectEqual([inUse()], [before + outs.length], 'buffers in use after the calls');
+      for (const o of outs) o.dispose();
+      expectEqual([inUse()], [before], 'buffers in use after disposing the results');
+      for (const u of [x, w, b, xf, B, G, S, wl, bl, dyc, dyf, dyl, dyp]) u.dispose();
+    },
+  },
 ];
+
