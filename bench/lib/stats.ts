@@ -15,16 +15,17 @@ export interface Budget {
   ms: number;
   minReps: number;
   maxReps: number;
-  /** Calls whose single warm-up took longer than this get one timed repetition only. */
+  /** Calls whose warm-up took longer than this get `slowReps` timed repetitions only. */
   slowMs: number;
+  slowReps: number;
   /** Calls faster than this (ms) are batched into one repetition of several calls. */
   batchBelowMs: number;
   /** A second warm-up call to estimate the time without pipeline compilation. */
   secondWarmup: boolean;
 }
 
-export const FULL_BUDGET: Budget = { ms: 2500, minReps: 3, maxReps: 15, slowMs: 8000, batchBelowMs: 5, secondWarmup: true };
-export const QUICK_BUDGET: Budget = { ms: 150, minReps: 2, maxReps: 3, slowMs: 300, batchBelowMs: 1, secondWarmup: false };
+export const FULL_BUDGET: Budget = { ms: 2500, minReps: 3, maxReps: 15, slowMs: 8000, slowReps: 2, batchBelowMs: 5, secondWarmup: true };
+export const QUICK_BUDGET: Budget = { ms: 150, minReps: 2, maxReps: 3, slowMs: 300, slowReps: 1, batchBelowMs: 1, secondWarmup: false };
 
 /** How many calls to put in one repetition so that a repetition lasts about batchBelowMs. */
 export function innerCalls(warmMs: number, b: Budget): number {
@@ -32,6 +33,6 @@ export function innerCalls(warmMs: number, b: Budget): number {
 }
 
 export function repsFor(warmMs: number, b: Budget): number {
-  if (warmMs > b.slowMs) return 1;
+  if (warmMs > b.slowMs) return b.slowReps;
   return Math.max(b.minReps, Math.min(b.maxReps, Math.floor(b.ms / Math.max(warmMs, 0.01))));
 }
