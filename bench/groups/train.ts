@@ -1,20 +1,28 @@
-// A full training step of the reference MNIST net (conv 20@5×5 → maxpool 2 → conv 50@5×5 →
-// maxpool 2 → dense 800→500 → relu → dense 500→10, softmax cross-entropy, SGD), images/s at batch 64.
-// Ours is the scheduler's compiled step (src/nn compileTrainer); the tfjs side is built here from
+// A full training step of each of the paper's MNIST nets (conv 20@5×5 → maxpool 2 → conv 50@5×5 →
+// maxpool 2 → the FC part: dense 800→500 → relu → dense 500→10 for the reference net, a Fastfood
+// layer of 1024 or 2048 and a dense classifier for the others; softmax cross-entropy, SGD): images/s
+// at batch 64 and the GPU memory the compiled step holds. Ours is the scheduler's compiled step
+// (src/nn compileTrainer); tfjs, which has no Fastfood, trains the reference net, built here from
 // tfjs-core alone (no tfjs-layers).
 import type * as TF from '@tensorflow/tfjs-core';
-import { mnistModel } from '../../src/nn/model.js';
+import type { GpuRuntime } from '../../src/gpu/runtime.js';
+import { MNIST_MODELS, mnistModel, type MnistModelName } from '../../src/nn/model.js';
 import { compileTrainer, type Trainer } from '../../src/nn/trainer.js';
 import { randArray, statusOf, type Ctx } from '../lib/context.js';
 import { errorText } from '../lib/measure.js';
 import { stat } from '../lib/stats.js';
 import type { Row, Stat } from '../lib/types.js';
 
-/** Our side: the reference MNIST net compiled by the scheduler (compileTrainer, one submit per step),
- * plain SGD like the tfjs side. Returns one step on a fixed batch (resolving once it is queued) and
- * a cleanup. */
-export async function ourTrainStep(ctx: Ctx, batch: number): Promise<{ step: () => Promise<unknown>; dispose: () => void }> {
-  const model = mnistModel('reference').init(ctx.rt, 1);
+/** Bytes of GPU memory in use (held by someone, not waiting in the runtime's pool). */
+const bytesInUse = (rt: GpuRuntime): number => rt.stats().liveBytes - rt.stats().pooledBytes;
+
+/** Our side: an MNIST net compiled by the scheduler (compileTrainer, one submit per step), plain SGD
+ * like the tfjs side. Returns one step on a fixed batch (resolving once it is queued), the model's
+ * parameter count, the bytes the model and its compiled step hold, and a cleanup. */
+export async function ourTrainStep(ctx: Ctx, batch: number, name: MnistModelName = 'reference'):
+  Promise<{ step: () => Promise<unknown>; params: number; heldBytes: () => number; dispose: () => void }> {
+  const before = bytesInUse(ctx.rt);
+  const model = mnistModel(name).init(ctx.rt, 1);
   let trainer: Trainer;
   try {
     trainer = await compileTrainer(ctx.rt, model, { batch, optimizer: { kind: 'sgd', lr: 0.01, momentum: 0 }, maxInFlight: 1 });
@@ -24,15 +32,16 @@ export async function ourTrainStep(ctx: Ctx, batch: number): Promise<{ step: () 
   }
   const x = randArray(batch * 28 * 28).map((a) => (a + 1) / 2);
   const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
-  return { step: () => trainer.step(x, labels), dispose: () => { trainer.destroy(); model.dispose(); } };
+  return {
+    step: () => trainer.step(x, labels), params: model.parameterCount, heldBytes: () => bytesInUse(ctx.rt) - before,
+    dispose: () => { trainer.destroy(); model.dispose(); },
+  };
 }
 
-export async function trainGroup(ctx: Ctx): Promise<Row[]> {
-  const batch = ctx.quick ? 2 : 64;
-  const shape = `MNIST reference net, batch ${batch}, SGD`;
-  const row: Row = { group: 'train-step', op: 'step', shape, status: 'ok' };
+async function ourRow(ctx: Ctx, batch: number, name: MnistModelName): Promise<Row> {
+  const row: Row = { group: 'train-step', op: 'step', shape: `MNIST ${name} net, batch ${batch}, SGD`, status: 'ok' };
   try {
-    const { step, dispose } = await ourTrainStep(ctx, batch);
+    const { step, params, heldBytes, dispose } = await ourTrainStep(ctx, batch, name);
     try {
       const times: number[] = [];
       await step(); await ctx.rt.sync();
@@ -42,7 +51,7 @@ export async function trainGroup(ctx: Ctx): Promise<Row[]> {
         times.push(performance.now() - t);
       }
       row.wallMs = stat(times);
-      row.extra = { imagesPerSecond: batch / (row.wallMs.median / 1000) };
+      row.extra = { model: name, params, gpuBytes: heldBytes(), imagesPerSecond: batch / (row.wallMs.median / 1000) };
     } finally {
       dispose();
     }
@@ -50,11 +59,20 @@ export async function trainGroup(ctx: Ctx): Promise<Row[]> {
     row.status = statusOf(e);
     row.error = errorText(e);
   }
-  ctx.log(`  ours: ${row.status === 'ok' ? `${row.wallMs!.median.toFixed(1)} ms/step` : row.status}`);
+  ctx.log(`  ours (${name}): ${row.status === 'ok' ? `${row.wallMs!.median.toFixed(1)} ms/step, ${((row.extra!.gpuBytes as number) / 2 ** 20).toFixed(1)} MiB held` : row.status}`);
+  return row;
+}
+
+/** The reference net first (the tfjs comparison and its target), then the Fastfood nets (full runs). */
+export async function trainGroup(ctx: Ctx): Promise<Row[]> {
+  const batch = ctx.quick ? 2 : 64;
+  const row = await ourRow(ctx, batch, 'reference');
+  const rest: Row[] = [];
+  for (const name of ctx.quick ? [] : MNIST_MODELS.filter((m) => m !== 'reference')) rest.push(await ourRow(ctx, batch, name));
 
   if (!ctx.peer) {
     row.peer = { name: 'tfjs-webgpu', status: 'error', error: ctx.peerError ?? 'tfjs peer not loaded' };
-    return [row];
+    return [row, ...rest];
   }
   try {
     const wall = await tfjsTrainStep(ctx.peer.tf, batch, ctx.quick ? 1 : 3, ctx.peer.sync);
@@ -66,7 +84,7 @@ export async function trainGroup(ctx: Ctx): Promise<Row[]> {
     row.peer = { name: 'tfjs-webgpu', status: 'error', error: errorText(e) };
     ctx.log(`    tfjs: error ${errorText(e)}`);
   }
-  return [row];
+  return [row, ...rest];
 }
 
 /** One SGD step of the reference net in tfjs-core (NHWC), timed over `reps` steps after a warm-up. */

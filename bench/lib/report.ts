@@ -103,7 +103,12 @@ export function markdown(r: BenchResults, svgFile?: string): string {
     if (g.name === 'fastfood-vs-dense' && svgFile) out.push('', `![Fastfood vs dense time across d](${svgFile})`);
     if (g.name === 'train-step') {
       const x = g.rows[0];
-      if (x?.extra?.peerImagesPerSecond !== undefined) out.push('', `tfjs-webgpu: **${fmt(+x.extra.peerImagesPerSecond)} images/s**${x.extra.imagesPerSecond !== undefined ? `; ours: **${fmt(+x.extra.imagesPerSecond)} images/s**` : ''}.`);
+      if (x?.extra?.peerImagesPerSecond !== undefined) out.push('', `tfjs-webgpu: **${fmt(+x.extra.peerImagesPerSecond)} images/s**${x.extra.imagesPerSecond !== undefined ? `; ours: **${fmt(+x.extra.imagesPerSecond)} images/s**` : ''} (reference net).`);
+      const nets = g.rows.filter((y) => y.status === 'ok' && y.extra?.gpuBytes !== undefined);
+      if (nets.length) {
+        out.push('', '| net | parameters | images/s | GPU memory held |', '|---|---|---|---|',
+          ...nets.map((y) => `| ${y.extra!.model} | ${(+y.extra!.params!).toLocaleString('en-US')} | ${fmt(+y.extra!.imagesPerSecond!)} | ${bytes(+y.extra!.gpuBytes!)} |`));
+      }
     }
     out.push('');
   }
@@ -121,14 +126,15 @@ const NOTES: Record<string, string> = {
   fastfood: 'Bytes = x read + y written + parameters (B, G, S, Π) once. Roofline ops per row and block: forward 2·d·log2 d + 3·d; ' +
     'backward (recompute a3, a5, two more FWHTs, three diagonal products and the dB, dG, dS products) 2·(2·d·log2 d + 3·d) + 3·d; backward bytes = x, dy read + dx written + parameters + dB, dG, dS. ' +
     'Roofline bound = max(bytes ÷ copy bandwidth, ops ÷ FMA op rate), an FMA counting as one op; the fraction is bound ÷ measured time.',
+  'train-step': 'One SGD step (forward, loss, backward, update) of each MNIST net at batch 64, ours through the graph scheduler (compileTrainer), ' +
+    'timed per step with a queue sync; tfjs (no Fastfood) trains the reference net, built from tfjs-core ops (optimizer.minimize). ' +
+    'GPU memory held: every buffer the model and its compiled step hold while training (parameters, gradients, optimizer state, activations, staging), from the runtime\'s own count.',
   'fastfood-vs-dense': 'Forward only. Speed-up = dense wall time ÷ Fastfood wall time. Parameter memory: Fastfood B, G, S (f32) and Π (u32) per block; dense W and b. ' +
     'Dense is skipped ("over device limit") when W is larger than maxStorageBufferBindingSize.',
   conv: 'FLOP = 2·N·Cout·Ho·Wo·Cin·kh·kw forward, twice that for the backward (dx + dw). tfjs runs NHWC (inputs laid out before timing); its forward is tf.fused.conv2d with bias, ' +
     'its backward the Conv2DBackpropInput and Conv2DBackpropFilter kernels plus a sum for db. The "tfjs only" rows time tfjs\'s dx and dw kernels alone.',
   pool: 'Bytes: forward x read + y written; backward x, dy read + dx written. tfjs backward is its MaxPoolGrad kernel.',
   linear: 'FLOP = 2·N·in·out forward, twice that backward. tfjs: fused matMul with bias; backward two matMuls and a sum.',
-  'train-step': 'One SGD step (forward, loss, backward, update) of the reference MNIST net. Ours waits on the graph scheduler (compileTrainer); ' +
-    'tfjs is tfjs-core only (optimizer.minimize), timed per step with a queue sync.',
 };
 
 /** Log-log plot of Fastfood and dense forward time (wall clock) against d, square shapes only. */

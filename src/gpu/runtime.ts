@@ -88,7 +88,10 @@ export interface RuntimeOptions {
 export interface RuntimeStats {
   /** GPU buffers created by this runtime and not yet destroyed (pooled, graph, uniform and staging ones included). */
   liveBuffers: number;
+  /** Their bytes: the GPU memory this runtime holds (pooled buffers included). */
+  liveBytes: number;
   pooledBuffers: number;
+  pooledBytes: number;
   pipelines: number;
 }
 
@@ -117,6 +120,7 @@ export class GpuRuntime {
   #pool = new Map<number, GPUBuffer[]>();
   #pooledBytes = 0;
   #live = 0;
+  #liveBytes = 0;
 
   protected constructor(device: GPUDevice, info: GPUAdapterInfo | undefined, owns: boolean, keepAlive: unknown) {
     this.device = device;
@@ -210,9 +214,10 @@ export class GpuRuntime {
   createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
     const b = this.device.createBuffer(desc);
     this.#live++;
+    this.#liveBytes += b.size;
     const destroy = b.destroy.bind(b);
     let done = false;
-    b.destroy = () => { if (!done) { done = true; this.#live--; } destroy(); };
+    b.destroy = () => { if (!done) { done = true; this.#live--; this.#liveBytes -= b.size; } destroy(); };
     return b;
   }
 
@@ -252,7 +257,7 @@ export class GpuRuntime {
   stats(): RuntimeStats {
     let pooled = 0;
     for (const l of this.#pool.values()) pooled += l.length;
-    return { liveBuffers: this.#live, pooledBuffers: pooled, pipelines: this.#pipelines.size };
+    return { liveBuffers: this.#live, liveBytes: this.#liveBytes, pooledBuffers: pooled, pooledBytes: this.#pooledBytes, pipelines: this.#pipelines.size };
   }
 
   /** Uploads data as a tensor. Float data must be finite. */

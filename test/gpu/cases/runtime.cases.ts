@@ -117,13 +117,14 @@ export const runtimeCases: GpuCase[] = [
     name: 'runtime: functional calls (fwd and bwd of every layer op) leave no buffer behind',
     async run(rt) {
       const inUse = () => rt.stats().liveBuffers - rt.stats().pooledBuffers;
+      const bytesInUse = () => rt.stats().liveBytes - rt.stats().pooledBytes;
       const t = (shape: number[], seed: number) => rt.tensor(randn(shape.reduce((a, b) => a * b, 1), seed), shape);
       const x = t([3, 4, 6, 6], 1), w = t([5, 4, 3, 3], 2), b = t([5], 3);
       const xf = t([3, 12], 4), B = t([2, 16], 5), G = t([2, 16], 6), S = t([2, 16], 7);
       const perm = new Uint32Array(32).map((_, i) => (i * 5) % 16);
       const wl = t([7, 12], 8), bl = t([7], 9);
       const dyc = t([3, 5, 6, 6], 10), dyf = t([3, 20], 11), dyl = t([3, 7], 12), dyp = t([3, 4, 3, 3], 13);
-      const before = inUse();
+      const before = inUse(), beforeBytes = bytesInUse();
       const p = { B, G, S, perm, outFeatures: 20 };
       const outs = [
         await rt.conv2d(x, w, b, { padding: 1 }),
@@ -138,8 +139,10 @@ export const runtimeCases: GpuCase[] = [
       ];
       // the results are what should be live, and nothing else (no scratch, no staging buffer)
       expectEqual([inUse()], [before + outs.length], 'buffers in use after the calls');
+      const outBytes = outs.reduce((a, o) => a + o.buffer.size, 0);
+      expectEqual([bytesInUse()], [beforeBytes + outBytes], 'bytes in use after the calls (stats().liveBytes − pooledBytes)');
       for (const o of outs) o.dispose();
-      expectEqual([inUse()], [before], 'buffers in use after disposing the results');
+      expectEqual([inUse(), bytesInUse()], [before, beforeBytes], 'buffers and bytes in use after disposing the results');
       for (const u of [x, w, b, xf, B, G, S, wl, bl, dyc, dyf, dyl, dyp]) u.dispose();
     },
   },
