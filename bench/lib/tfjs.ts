@@ -68,17 +68,27 @@ export async function loadPeer(): Promise<Peer> {
 
 /**
  * tfjs-core's entry does not register the gradients that optimizer.minimize needs (the union
- * package @tensorflow/tfjs does). In a bundle (Chrome) the ESM file imports fine; in Node it is ESM
- * with extensionless imports, so we bundle it with esbuild first. Its registry and engine live in
- * tfjs's global namespace, so the bundled copy registers into the instance the backend uses.
+ * package @tensorflow/tfjs does). In a bundle (Chrome, or Node after ../shared/gpu/pack.sh) the ESM
+ * file imports fine; in unbundled Node it is ESM with extensionless imports, so we bundle it with
+ * esbuild first. Its registry and engine live in tfjs's global namespace, so the bundled copy
+ * registers into the instance the backend uses.
  */
 async function registerGradients(): Promise<void> {
+  const bundled = () => import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
   if (!isNode) {
-    await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+    await bundled();
     return;
   }
   const names = ['esbuild', 'node:module'];
-  const esbuild = (await import(/* @vite-ignore */ names[0]!)) as typeof import('esbuild');
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = (await import(/* @vite-ignore */ names[0]!)) as typeof import('esbuild');
+  } catch {
+    // No esbuild: we are a bundle (../shared/gpu/pack.sh), in which esbuild already resolved the
+    // import above at pack time.
+    await bundled();
+    return;
+  }
   const { createRequire } = (await import(/* @vite-ignore */ names[1]!)) as typeof import('node:module');
   const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
   const built = await esbuild.build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
