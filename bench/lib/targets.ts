@@ -14,24 +14,25 @@ const WHY: Record<number, string> = {
   4: 'no GPU profile yet: the fused kernel has only been tuned on SwiftShader (RowTuning per adapter: 32 values per invocation, swizzled workgroup memory, subgroup shuffles)',
 };
 
+/** A target on the worst fused Fastfood forward fraction (`key`) over d from dMin to 8192 at batch ≥ 256. */
+function fastfoodFraction(r: Omit<BenchResults, 'targets'>, name: string, key: 'fracRoofline' | 'fracCopy', dMin: number, goal: number, note = ''): Target {
+  const rows = rowsOf(r, 'fastfood').filter((x) => x.op === 'fwd' && x.status === 'ok' && x[key] !== undefined)
+    .filter((x) => { const [n, d] = x.shape.split('×').map(Number) as [number, number]; return d >= dMin && d <= 8192 && n >= 256; });
+  if (!rows.length) return { name, status: 'not measured', detail: 'no fastfood forward rows in range (group not run, or --quick)' };
+  const worst = rows.reduce((a, b) => (b[key]! < a[key]! ? b : a));
+  return {
+    name, status: worst[key]! >= goal ? 'met' : 'not met', value: `min ${worst[key]!.toPrecision(2)} (at ${worst.shape})`,
+    detail: `${rows.length} shapes: ${rows.map((x) => `${x.shape} ${x[key]!.toPrecision(2)}`).join(', ')}${note}`,
+  };
+}
+
 export function evaluateTargets(r: Omit<BenchResults, 'targets'>): Target[] {
   const out: Target[] = [];
   const swiftshader = /swiftshader/i.test(`${r.adapter.architecture} ${r.adapter.description}`);
 
   // 1. Fused Fastfood at ≥ 0.5 of the roofline bound, d 1024…8192, batch ≥ 256.
-  {
-    const name = 'fused Fastfood ≥ 0.5 of roofline on SwiftShader (d 1024…8192, batch ≥ 256)';
-    const rows = rowsOf(r, 'fastfood').filter((x) => x.op === 'fwd' && x.status === 'ok' && x.fracRoofline !== undefined)
-      .filter((x) => { const [n, d] = x.shape.split('×').map(Number) as [number, number]; return d >= 1024 && d <= 8192 && n >= 256; });
-    if (!rows.length) out.push({ name, status: 'not measured', detail: 'no fastfood forward rows in range (group not run, or --quick)' });
-    else {
-      const worst = rows.reduce((a, b) => (b.fracRoofline! < a.fracRoofline! ? b : a));
-      out.push({
-        name, status: worst.fracRoofline! >= 0.5 ? 'met' : 'not met', value: `min ${worst.fracRoofline!.toPrecision(2)} (at ${worst.shape})`,
-        detail: `${rows.length} shapes: ${rows.map((x) => `${x.shape} ${x.fracRoofline!.toPrecision(2)}`).join(', ')}${swiftshader ? '' : ' (adapter is not SwiftShader)'}`,
-      });
-    }
-  }
+  out.push(fastfoodFraction(r, 'fused Fastfood ≥ 0.5 of roofline on SwiftShader (d 1024…8192, batch ≥ 256)', 'fracRoofline', 1024, 0.5,
+    swiftshader ? '' : ' (adapter is not SwiftShader)'));
   // 2. Fastfood ≥ 50× faster than dense at d = 4096, batch 128.
   {
     const name = 'Fastfood ≥ 50× faster than dense (d = 4096, batch 128)';
@@ -73,18 +74,9 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): Target[] {
   // 5. On a GPU: fused Fastfood at ≥ 0.8 of copy bandwidth (d ≤ 8192, batch ≥ 256).
   {
     const name = 'fused Fastfood ≥ 0.8 of copy bandwidth on a GPU (d 256…8192, batch ≥ 256)';
-    const cpu = swiftshader || r.adapter.isFallbackAdapter;
-    const rows = rowsOf(r, 'fastfood').filter((x) => x.op === 'fwd' && x.status === 'ok' && x.fracCopy !== undefined)
-      .filter((x) => { const [n, d] = x.shape.split('×').map(Number) as [number, number]; return d <= 8192 && n >= 256; });
-    if (cpu) out.push({ name, status: 'not measured', detail: `the adapter is a CPU driver (${r.adapter.architecture || r.adapter.description}); this target is for a GPU` });
-    else if (!rows.length) out.push({ name, status: 'not measured', detail: 'no fastfood forward rows in range (group not run, or --quick)' });
-    else {
-      const worst = rows.reduce((a, b) => (b.fracCopy! < a.fracCopy! ? b : a));
-      out.push({
-        name, status: worst.fracCopy! >= 0.8 ? 'met' : 'not met', value: `min ${worst.fracCopy!.toPrecision(2)} (at ${worst.shape})`,
-        detail: `${rows.length} shapes: ${rows.map((x) => `${x.shape} ${x.fracCopy!.toPrecision(2)}`).join(', ')}`,
-      });
-    }
+    out.push(swiftshader || r.adapter.isFallbackAdapter
+      ? { name, status: 'not measured', detail: `the adapter is a CPU driver (${r.adapter.architecture || r.adapter.description}); this target is for a GPU` }
+      : fastfoodFraction(r, name, 'fracCopy', 256, 0.8));
   }
   // A quick run measures reduced shapes: nothing it finds can meet or miss a target.
   if (r.meta.quick) {
