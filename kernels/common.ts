@@ -1,8 +1,10 @@
 // WGSL boilerplate shared by every kernel: binding declarations, the Params uniform struct and
 // the flattened workgroup index (dispatches fold past maxComputeWorkgroupsPerDimension into y).
-import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { wgsl as preprocess } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 
-export { wgsl };
+/** wgsl-preprocessor's tagged template (#if / #elif / #else / #endif on interpolated values).
+ * Typed here so that the published declarations need no types for wgsl-preprocessor. */
+export const wgsl: (strings: TemplateStringsArray, ...values: unknown[]) => string = preprocess;
 
 export type Scalar = 'u32' | 'i32' | 'f32';
 /** Element type of a storage binding: a scalar or a 2- or 4-vector of one. */

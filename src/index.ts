@@ -1,3 +1,5 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// The WebGPU types (GPUDevice, GPUBuffer, …) that the declarations below use come from @webgpu/types.
 export { createRuntime, Runtime } from './api.js';
 export { Tensor, GpuRuntime, Recorder, type Dispatch, type EncodeContext, type DType, type TypedArray, type RuntimeOptions, type RuntimeStats, type Prepared } from './gpu/runtime.js';
 export type * from './ops/types.js';
@@ -15,7 +17,7 @@ export { encodeSoftmaxCrossEntropy } from './ops/softmax_xent.js';
 
 // Training.
 export { GraphBuilder, CompiledGraph, type ProfileRow } from './graph/graph.js';
-export { Layer, Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Dropout, Linear, Fastfood, type Param, type Node, type BuildContext } from './nn/layers.js';
+export { Layer, Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Dropout, Linear, Fastfood, fastfoodInit, type Param, type Node, type BuildContext } from './nn/layers.js';
 export { Sequential, mnistModel, MNIST_MODELS, type MnistModelName, type MnistModelOptions } from './nn/model.js';
 export { Trainer, compileTrainer, invSchedule, type OptimizerConfig, type Schedule, type TrainerOptions, type StepStats, type EvalResult } from './nn/trainer.js';
 export { saveCheckpoint, loadCheckpoint, CHECKPOINT_VERSION } from './nn/checkpoint.js';

@@ -19,10 +19,18 @@ export function checkFinite(data: ArrayLike<number>, what: string): void {
   }
 }
 
+/** A short description of a value for an error message (never the whole of a large array). */
+export function describe(v: unknown): string {
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<number>).length ?? v.byteLength} elements`;
+  if (Array.isArray(v) && v.length > 8) return `[${v.slice(0, 8).map((x) => JSON.stringify(x)).join(',')},… (${v.length} elements)]`;
+  const s = typeof v === 'function' ? 'a function' : JSON.stringify(v) ?? String(v);
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}
+
 export function checkShape(shape: readonly number[], what = 'shape'): void {
-  if (!Array.isArray(shape) || shape.length === 0) throw new Error(`deepfried: ${what} must be a non-empty array, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || shape.length === 0) throw new Error(`deepfried: ${what} must be a non-empty array, got ${describe(shape)}`);
   for (const s of shape) {
-    if (!Number.isInteger(s) || s <= 0) throw new Error(`deepfried: ${what} ${JSON.stringify(shape)} has a dimension that is not a positive integer`);
+    if (!Number.isInteger(s) || s <= 0) throw new Error(`deepfried: ${what} ${describe(shape)} has a dimension that is not a positive integer`);
   }
 }
 
@@ -120,6 +128,8 @@ export class GpuRuntime {
   #pool = new Map<number, GPUBuffer[]>();
   #pooledBytes = 0;
   #live = 0;
+  /** Every buffer createBuffer made and nobody destroyed yet (rt.destroy() frees them). */
+  #buffers = new Set<GPUBuffer>();
   #liveBytes = 0;
 
   protected constructor(device: GPUDevice, info: GPUAdapterInfo | undefined, owns: boolean, keepAlive: unknown) {
@@ -215,9 +225,10 @@ export class GpuRuntime {
     const b = this.device.createBuffer(desc);
     this.#live++;
     this.#liveBytes += b.size;
+    this.#buffers.add(b);
     const destroy = b.destroy.bind(b);
     let done = false;
-    b.destroy = () => { if (!done) { done = true; this.#live--; this.#liveBytes -= b.size; } destroy(); };
+    b.destroy = () => { if (!done) { done = true; this.#live--; this.#liveBytes -= b.size; this.#buffers.delete(b); } destroy(); };
     return b;
   }
 
@@ -262,6 +273,7 @@ export class GpuRuntime {
 
   /** Uploads data as a tensor. Float data must be finite. */
   tensor(data: TypedArray, shape: readonly number[]): Tensor {
+    if (Array.isArray(data) && ArrayBuffer.isView(shape)) throw new Error('deepfried: rt.tensor(data, shape) takes the data first: the arguments look swapped');
     checkShape(shape, 'tensor shape');
     const dtype: DType = data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32'
       : data instanceof Uint32Array ? 'u32' : (() => { throw new Error('deepfried: tensor data must be a Float32Array, Int32Array or Uint32Array'); })();
@@ -434,7 +446,18 @@ export class GpuRuntime {
    * Scratch tensors the builder asks for are released once the work is submitted. */
   async execute(label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<void> {
     const scratch: Tensor[] = [];
-    const ctx: EncodeContext = {
+    const ctx = this.#encodeContext(label, scratch);
+    try {
+      const ds = build(ctx);
+      const preps = await Promise.all(ds.map((d) => this.prepare(d.kernel)));
+      await this.run(label, (r) => ds.forEach((d, i) => r.dispatch(preps[i]!, d.buffers, d.params, d.workgroups)));
+    } finally {
+      for (const t of scratch) t.dispose();
+    }
+  }
+
+  #encodeContext(label: string, scratch: Tensor[]): EncodeContext {
+    return {
       hasSubgroups: this.hasSubgroups,
       limits: this.limits,
       scratch: (shape, dtype = 'f32', l = `${label} scratch`) => {
@@ -443,12 +466,42 @@ export class GpuRuntime {
         return t;
       },
     };
+  }
+
+  /**
+   * Records an op's dispatches (an `encodeX(ctx, …)` call of src/ops) into the caller's command
+   * encoder, as one compute pass, without submitting anything: for frameworks that own the
+   * encoder and the queue. Pipelines are compiled first (hence async; a WGSL error throws here,
+   * naming the kernel). Call `release()` once the command buffer is submitted (or dropped): it
+   * frees the pass's uniforms and the op's scratch. Validation errors of the recorded work surface
+   * in the caller's own error scopes, at finish() or submit().
+   */
+  async record(encoder: GPUCommandEncoder, label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<{ dispatches: number; release(): void }> {
+    this.check();
+    const scratch: Tensor[] = [], uniforms: GPUBuffer[] = [];
+    const release = () => {
+      for (const u of uniforms.splice(0)) u.destroy();
+      for (const t of scratch.splice(0)) t.dispose();
+    };
     try {
-      const ds = build(ctx);
+      const ds = build(this.#encodeContext(label, scratch));
       const preps = await Promise.all(ds.map((d) => this.prepare(d.kernel)));
-      await this.run(label, (r) => ds.forEach((d, i) => r.dispatch(preps[i]!, d.buffers, d.params, d.workgroups)));
-    } finally {
-      for (const t of scratch) t.dispose();
+      const bound = ds.map((d, i) => {
+        const u = this.uniform(d.kernel, d.params);
+        uniforms.push(u);
+        return { prep: preps[i]!, group: this.bindGroup(preps[i]!, u, d.buffers), grid: this.grid(d.workgroups) };
+      });
+      const pass = encoder.beginComputePass({ label: `deepfried:${label}` });
+      for (const b of bound) {
+        pass.setPipeline(b.prep.pipeline);
+        pass.setBindGroup(0, b.group);
+        pass.dispatchWorkgroups(...b.grid);
+      }
+      pass.end();
+      return { dispatches: ds.length, release };
+    } catch (e) {
+      release();
+      throw e;
     }
   }
 
@@ -470,8 +523,12 @@ export class GpuRuntime {
     this.check();
   }
 
+  /** Frees every buffer this runtime made (tensors, compiled graphs, pool) and, if it created the
+   * device, the device; on a caller's device, the caller's own buffers (rt.wrap) are left alone.
+   * Any later call on the runtime or its tensors throws. */
   destroy(): void {
     this.trim();
+    for (const b of [...this.#buffers]) b.destroy();
     this.#pipelines.clear();
     if (this.ownsDevice) this.device.destroy();
     this.#lost ??= 'destroyed: rt.destroy() was called';

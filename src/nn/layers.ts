@@ -234,6 +234,40 @@ export class Linear extends Layer {
  * c = 1/(σ√d) (Param.scale): its gradient Σ g⊙a5 carries a factor √d·‖x‖ that would otherwise
  * blow S up in the first SGD step.
  */
+/** Host arrays of the paper's Fastfood initialisation (DESIGN.md §4; Le et al.), for the functional
+ * `rt.fastfood` as for the layer: B ∈ {±1}, G ~ N(0, 1), Π a uniform random permutation per block,
+ * S_i = ‖s_i‖ / ‖G_k‖ with ‖s_i‖ ~ χ_d, times 1/(σ√d) (σ defaults to √inFeatures). Each array is
+ * [blocks, d] flattened, d = the next power of two ≥ inFeatures unless given. */
+export function fastfoodInit(inFeatures: number, outFeatures: number, rand: () => number, opts: { d?: number; sigma?: number } = {}):
+  { d: number; blocks: number; B: Float32Array; G: Float32Array; S: Float32Array; perm: Uint32Array } {
+  for (const [what, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`deepfried: fastfoodInit: ${what} must be a positive integer, got ${v}`);
+  }
+  const d = opts.d ?? 2 ** Math.ceil(Math.log2(Math.max(inFeatures, 2)));
+  if (!Number.isInteger(d) || d < 2 || (d & (d - 1)) !== 0 || d < inFeatures) throw new Error(`deepfried: fastfoodInit: d must be a power of two ≥ 2 and ≥ inFeatures = ${inFeatures}, got ${d}`);
+  const sigma = opts.sigma ?? Math.sqrt(inFeatures);
+  if (!(sigma > 0) || !Number.isFinite(sigma)) throw new Error(`deepfried: fastfoodInit: sigma must be a positive number, got ${sigma}`);
+  const blocks = Math.ceil(outFeatures / d), n = blocks * d;
+  const B = Float32Array.from({ length: n }, () => (rand() < 0.5 ? -1 : 1));
+  const G = gaussian(n, rand);
+  const S = new Float32Array(n);
+  const perm = new Uint32Array(n);
+  for (let k = 0; k < blocks; k++) {
+    let g2 = 0;
+    for (let i = 0; i < d; i++) g2 += G[k * d + i]! ** 2;
+    for (let i = 0; i < d; i++) {
+      let chi2 = 0; // ‖s_i‖² ~ χ²_d: the squared norm of a d-dimensional standard Gaussian
+      const z = gaussian(d, rand);
+      for (const v of z) chi2 += v * v;
+      S[k * d + i] = Math.sqrt(chi2) / Math.sqrt(g2) / (sigma * Math.sqrt(d));
+    }
+    const p = Uint32Array.from({ length: d }, (_, i) => i);
+    for (let i = d - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [p[i], p[j]] = [p[j]!, p[i]!]; }
+    perm.set(p, k * d);
+  }
+  return { d, blocks, B, G, S, perm };
+}
+
 export class Fastfood extends Layer {
   readonly kind: string;
   readonly d: number;
@@ -255,25 +289,8 @@ export class Fastfood extends Layer {
   }
   override init(rt: GpuRuntime, _s: readonly number[], rand: () => number): void {
     const { d, blocks } = this;
-    const n = blocks * d;
     const sigma = this.opts.sigma ?? Math.sqrt(this.inFeatures);
-    const B = Float32Array.from({ length: n }, () => (rand() < 0.5 ? -1 : 1));
-    const G = gaussian(n, rand);
-    const S = new Float32Array(n);
-    const perm = new Uint32Array(n);
-    for (let k = 0; k < blocks; k++) {
-      let g2 = 0;
-      for (let i = 0; i < d; i++) g2 += G[k * d + i]! ** 2;
-      for (let i = 0; i < d; i++) {
-        let chi2 = 0; // ‖s_i‖² ~ χ²_d: the squared norm of a d-dimensional standard Gaussian
-        const z = gaussian(d, rand);
-        for (const v of z) chi2 += v * v;
-        S[k * d + i] = Math.sqrt(chi2) / Math.sqrt(g2) / (sigma * Math.sqrt(d));
-      }
-      const p = Uint32Array.from({ length: d }, (_, i) => i);
-      for (let i = d - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [p[i], p[j]] = [p[j]!, p[i]!]; }
-      perm.set(p, k * d);
-    }
+    const { B, G, S, perm } = fastfoodInit(this.inFeatures, this.outFeatures, rand, { d, sigma });
     const trainable = this.adaptive;
     this.B = this.param(rt, 'B', [blocks, d], B, { trainable });
     this.G = this.param(rt, 'G', [blocks, d], G, { trainable });

@@ -1,6 +1,9 @@
 import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
-import { FASTFOOD_OPTIONS, fastfoodShape } from '../../../src/ops/fastfood.js';
+import { createRuntime } from '../../../src/api.js';
+import { encodeFastfood, encodeFastfoodBackward, FASTFOOD_OPTIONS, fastfoodShape } from '../../../src/ops/fastfood.js';
+import { fastfoodInit } from '../../../src/nn/layers.js';
+import { seeded } from '../../../src/util/random.js';
 import { ROW_TUNING, rowTuning } from '../../../src/ops/fwht.js';
 import { RowCode, rowGeometry } from '../../../kernels/fwht.wgsl.js';
 import { fastfoodForwardKernel } from '../../../kernels/fastfood.wgsl.js';
@@ -134,6 +137,54 @@ async function finiteDifferences(rt: Runtime, pr: Problem, samples: number): Pro
 }
 
 export const fastfoodCases: GpuCase[] = [
+  {
+    name: 'fastfood: recorded into a caller\'s own encoder on caller-owned buffers (fwd, then bwd), release() frees what it held',
+    async run(rt) {
+      // What a framework does: its own device, buffers, encoder and submit; deepfried only records.
+      const dev = rt.device, n = 3, inF = 40, outF = 100;
+      const f = fastfoodInit(inF, outF, seeded(9)), shape = [f.blocks, f.d];
+      const xs = randn(n * inF, 6), gs = randn(n * outF, 7);
+      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+      const mine: GPUBuffer[] = [];
+      const buf = (bytes: number, data?: Float32Array | Uint32Array) => {
+        const b = dev.createBuffer({ size: bytes, usage });
+        if (data) dev.queue.writeBuffer(b, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+        mine.push(b);
+        return b;
+      };
+      const fw = await createRuntime({ device: dev });
+      try {
+        // buffers in use: live ones not waiting in the pool for reuse
+        const inUse = () => { const st = fw.stats(); return st.liveBuffers - st.pooledBuffers; };
+        const held = inUse();
+        const x = fw.wrap(buf(xs.byteLength, xs), [n, inF]), dy = fw.wrap(buf(gs.byteLength, gs), [n, outF]);
+        const p = { B: fw.wrap(buf(f.B.byteLength, f.B), shape), G: fw.wrap(buf(f.G.byteLength, f.G), shape),
+          S: fw.wrap(buf(f.S.byteLength, f.S), shape), perm: fw.wrap(buf(f.perm.byteLength, f.perm), shape, 'u32'), outFeatures: outF };
+        const y = fw.wrap(buf(n * outF * 4), [n, outF]);
+        const saved = { a3: fw.wrap(buf(n * f.blocks * f.d * 4), [n, f.blocks, f.d]), a5: fw.wrap(buf(n * f.blocks * f.d * 4), [n, f.blocks, f.d]) };
+        const g = { dx: fw.wrap(buf(n * inF * 4), [n, inF]), dB: fw.wrap(buf(f.B.byteLength), shape), dG: fw.wrap(buf(f.B.byteLength), shape), dS: fw.wrap(buf(f.B.byteLength), shape) };
+        const enc = dev.createCommandEncoder();
+        const fwd = await fw.record(enc, 'fastfood', (ctx) => encodeFastfood(ctx, x, p, y, saved));
+        const bwd = await fw.record(enc, 'fastfood backward', (ctx) => encodeFastfoodBackward(ctx, x, p, dy, saved, g));
+        expectEqual(inUse() > held, true, 'uniforms and scratch are held until release()');
+        dev.queue.submit([enc.finish()]);
+        fwd.release();
+        bwd.release();
+        expectEqual(inUse(), held, 'release() freed the uniforms and scratch');
+        const ref = fastfoodRef(xs, n, inF, { ...f, outFeatures: outF });
+        const refG = fastfoodBackwardRef(xs, n, inF, { ...f, outFeatures: outF }, gs);
+        expectClose(await y.read(), ref.y, tolFor(ref.y, f.d), 'y');
+        expectClose(await g.dx.read(), refG.dx, tolFor(refG.dx, f.d), 'dx');
+        expectClose(await g.dS.read(), refG.dS, tolFor(refG.dS, f.d, n), 'dS');
+        // A bad shape throws from record() and leaves nothing behind.
+        await expectThrows(() => fw.record(dev.createCommandEncoder(), 'fastfood', (ctx) => encodeFastfood(ctx, x, p, x)), /\by\b.*\[3,100\]/, 'wrong y shape');
+        expectEqual(inUse(), held, 'nothing left after a failed record()');
+      } finally {
+        fw.destroy();
+        for (const b of mine) b.destroy();
+      }
+    },
+  },
   ...sweep.map((pr): GpuCase => ({
     name: `fastfood fwd+bwd vs float64 reference ${name(pr)}`,
     run: (rt) => checkAgainstReference(rt, pr, `fastfood ${name(pr)}`),

@@ -39,6 +39,10 @@ export const runtimeCases: GpuCase[] = [
       await expectThrows(() => rt.tensor(new Float32Array([1, NaN]), [2]), /non-finite value \(NaN\) at index 1/, 'NaN');
       await expectThrows(() => rt.tensor(new Float32Array([Infinity]), [1]), /non-finite/, 'Inf');
       await expectThrows(() => rt.tensor(new Float32Array(2), [2, 0]), /positive integer/, 'zero dim');
+      // A typed array where the shape belongs is described, not printed element by element.
+      const big = new Float32Array(4000);
+      await expectThrows(() => rt.tensor(big, big as unknown as number[]), /shape must be a non-empty array, got a Float32Array of 4000 elements$/, 'typed array as shape');
+      await expectThrows(() => rt.tensor([4, 1000] as unknown as Float32Array, big as unknown as number[]), /takes the data first: the arguments look swapped/, 'swapped arguments');
       await expectThrows(() => rt.empty([rt.limits.maxBufferSize]), /over this device's limit/, 'too large');
       const t = rt.tensor(new Float32Array(4), [4]);
       t.dispose();
@@ -97,7 +101,14 @@ export const runtimeCases: GpuCase[] = [
     name: 'runtime: a lost device is named on the next call; destroying a runtime on a caller\'s device leaves the device working',
     async run(rt) {
       const shared = await createRuntime({ device: rt.device });
+      const mine = rt.tensor(randn(8, 5), [8]);
+      const held = [shared.tensor(randn(16, 2), [2, 8]), await shared.fwht(shared.wrap(mine.buffer, [8]))];
+      expectEqual(shared.stats().liveBuffers > 0, true, 'the shared runtime holds buffers');
       shared.destroy();
+      expectEqual([shared.stats().liveBuffers, shared.stats().liveBytes], [0, 0], 'nothing left on the caller\'s device');
+      await expectThrows(() => held[0]!.read(), /rt\.destroy\(\) was called/, 'a tensor of a destroyed runtime');
+      expectClose(await mine.read(), randn(8, 5), { atol: 0, rtol: 0 }, 'a wrapped caller buffer survives');
+      mine.dispose();
       const x = rt.tensor(randn(16, 3), [2, 8]);
       const y = await rt.fwht(x);
       expectEqual(y.shape, [2, 8], 'fwht on the caller\'s device after the shared runtime was destroyed');
