@@ -121,6 +121,83 @@ ${entry(c)} {
   return c.enable(kernel(`fastfood_fwd${train ? '_train' : ''}_${tag}`, bindings, PARAMS, body));
 }
 
+/** Inference forward for rows twice as long as workgroup memory (d = 2·D, D floats fit): each
+ * invocation holds both halves of its sub-row positions (registers r, u), H_d = H_2 ⊗ H_D is H_D
+ * on each half through the shared array in turn, then the top-bit butterfly in registers; the
+ * permutation gathers from one half of the row at a time (two rounds, a select in the second).
+ * One pass over memory instead of the multi-pass path's seven. */
+export function fastfoodForwardSplitKernel(d: number, storage: number, tuning: RowTuning = GPU_ROWS,
+  io: FastfoodIo = { vecX: false, vecY: false }): KernelInstance {
+  const D = d / 2;
+  if (D * 4 > storage) throw new Error(`deepfried: fastfoodForwardSplitKernel: half a row (${D} floats) does not fit ${storage} bytes of workgroup memory`);
+  const g = rowGeometry(D, tuning), c = new RowCode(g, tuning.swizzle, tuning.lanes);
+  if (g.T === 1) throw new Error(`deepfried: fastfoodForwardSplitKernel: d = ${d} is too short for split rows`);
+  const e1 = c.end('CS'), e2 = c.end('SC');
+  const vx = io.vecX && c.vec, vy = io.vecY && c.vec && e2 === 0;
+  const C = (j: number) => c.idx(c.C, j), S = (j: number) => c.idx(c.S, j), E1 = (j: number) => c.idx(e1, j), E2 = (j: number) => c.idx(e2, j);
+  const top = (a: string, b: string) => c.each((j) => `{ let p = ${a}${j}; let q = ${b}${j}; ${a}${j} = p + q; ${b}${j} = p - q; }`);
+  const half = (pm: string) => c.at(`(${pm} & ${D - 1}u)`);
+  const body = wgsl`
+${rowDecls(c, false, vx)}
+${entry(c)} {
+  let w = flatWorkgroup(wid, nwg);
+  ${c.prelude()}
+  ${c.decl('r')}
+  ${c.decl('uh')}
+  ${c.decl('v')}
+  ${c.decl('b')}
+  ${c.decl('bh')}
+  ${c.decl('gg')}
+  ${c.decl('ggh')}
+  ${c.decl('ss')}
+  ${c.decl('ssh')}
+  ${c.decl('pm', 'u32')}
+  ${c.decl('pmh', 'u32')}
+  for (var k = 0u; k < P.blocks; k++) {
+    let o = k * ${d}u;
+    let oh = o + ${D}u;
+    ${c.each((j) => `b${j} = B[o + ${C(j)}]; bh${j} = B[oh + ${C(j)}]; ss${j} = S[o + ${E2(j)}]; ssh${j} = S[oh + ${E2(j)}];`)}
+    ${c.each((j) => `gg${j} = G[o + ${S(j)}]; ggh${j} = G[oh + ${S(j)}]; pm${j} = perm[o + ${S(j)}]; pmh${j} = perm[oh + ${S(j)}];`)}
+    ${rowLoop(c, wgsl`
+    let xb = row * P.inF;
+#if ${vx}
+    ${c.quads((j) => `{ let v0 = ldx4(${C(j)}, xb); let v1 = ldx4(${D}u + ${C(j)}, xb); ${[0, 1, 2, 3].map((q) => `r${j + q} = b${j + q} * v0[${q}]; uh${j + q} = bh${j + q} * v1[${q}];`).join(' ')} }`)}
+#else
+    ${c.each((j) => `r${j} = b${j} * ldx(${C(j)}, xb); uh${j} = bh${j} * ldx(${D}u + ${C(j)}, xb);`)}
+#endif
+    ${c.hadamard('r', 'sh', 'CS')}
+    workgroupBarrier();
+    ${c.hadamard('uh', 'sh', 'CS')}
+    ${top('r', 'uh')}
+    workgroupBarrier();
+    ${c.each((j) => `sh[${c.at(E1(j))}] = r${j};`)}
+    workgroupBarrier();
+    ${c.each((j) => `r${j} = sh[${half(`pm${j}`)}]; v${j} = sh[${half(`pmh${j}`)}];`)}
+    workgroupBarrier();
+    ${c.each((j) => `sh[${c.at(E1(j))}] = uh${j};`)}
+    workgroupBarrier();
+    ${c.each((j) => `r${j} = gg${j} * select(r${j}, sh[${half(`pm${j}`)}], pm${j} >= ${D}u); v${j} = ggh${j} * select(v${j}, sh[${half(`pmh${j}`)}], pmh${j} >= ${D}u);`)}
+    workgroupBarrier();
+    ${c.hadamard('r', 'sh', 'SC')}
+    workgroupBarrier();
+    ${c.hadamard('v', 'sh', 'SC')}
+    ${top('r', 'v')}
+    let yb = row * P.outF + o;
+#if ${vy}
+    ${c.quads((j) => `if (o + ${C(j)} < P.outF) { y[(yb + ${C(j)}) / 4u] = ${c.vec4Of('r', j, (q) => `ss${q} * r${q}`)}; }
+    if (oh + ${C(j)} < P.outF) { y[(yb + ${D}u + ${C(j)}) / 4u] = ${c.vec4Of('v', j, (q) => `ssh${q} * v${q}`)}; }`)}
+#else
+    ${c.each((j) => `if (o + ${E2(j)} < P.outF) { y[yb + ${E2(j)}] = ss${j} * r${j}; }
+    if (oh + ${E2(j)} < P.outF) { y[yb + ${D}u + ${E2(j)}] = ssh${j} * v${j}; }`)}
+#endif
+    workgroupBarrier();`)}
+  }
+}`;
+  const v4 = 'vec4<f32>' as const;
+  const bindings = [ro('x', vx ? v4 : 'f32'), ro('B'), ro('G'), ro('S'), ro('perm', 'u32'), rw('y', vy ? v4 : 'f32')];
+  return c.enable(kernel(`fastfood_fwd_split_d${d}_${c.tag}${vx ? '_vx' : ''}${vy ? '_vy' : ''}`, bindings, PARAMS, body));
+}
+
 /** Backward of one workgroup's rows: dx (optional) and per-workgroup partial sums of dB, dG, dS
  * in part [3, workgroups, blocks·d], reduced by fastfoodReduceKernel. */
 export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number, tuning: RowTuning = GPU_ROWS): KernelInstance {

@@ -202,6 +202,30 @@ export const fastfoodCases: GpuCase[] = [
       }
     },
   },
+  {
+    name: 'fastfood forward of rows twice workgroup memory (d = 16384): one pass, half a row at a time (CPU and GPU tunings, scalar and vec4 rows), or the multi-pass path',
+    run: async (rt) => {
+      const d = 2 * Math.min(8192, rt.limits.maxComputeWorkgroupStorageSize / 4);
+      // the kernels encodeFastfood picks (scratch freed again)
+      const kernels = (pr: Problem) => {
+        const s = setup(rt, pr, true), y = rt.empty([pr.n, pr.out]), scratch: Tensor[] = [];
+        const ctx = { hasSubgroups: rt.hasSubgroups, limits: rt.limits, scratch: (sh: readonly number[]) => { const t = rt.empty(sh); scratch.push(t); return t; } };
+        const names = encodeFastfood(ctx, s.x, s.p as FastfoodParams & { perm: Tensor }, y).map((k) => k.kernel.name);
+        for (const t of [...scratch, y]) t.dispose();
+        s.dispose();
+        return names;
+      };
+      const scalar = { n: 2, inF: d / 2 + 809, d, blocks: 2, out: d + 1001 }, vec = { n: 3, inF: d / 2 + 1024, d, blocks: 1, out: d - 4 };
+      for (const [o, pr, what] of [[{ splitRows: true }, scalar, 'CPU tuning'], [{ splitRows: true, maxRegisters: 32, swizzle: true, targetWorkgroups: 1024 }, vec, 'GPU tuning'],
+        [{ splitRows: false }, vec, 'multi-pass']] as const) {
+        await withOptions(o, async () => {
+          const names = kernels(pr);
+          expectEqual(names.length === 1 && names[0]!.startsWith('fastfood_fwd_split'), o.splitRows, `${what}: one split-row kernel (${names.join(', ')})`);
+          await checkAgainstReference(rt, pr, `fastfood split rows ${what} ${name(pr)}`);
+        });
+      }
+    },
+  },
   ...[2, 1024].map((target): GpuCase => ({
     name: `fastfood and fwht aiming at ${target} workgroups (${target === 2 ? 'many rows per workgroup, as on a CPU adapter' : 'one row per workgroup, 32 values per invocation, swizzled workgroup memory, as on a GPU'})`,
     run: (rt) => withOptions({ targetWorkgroups: target, maxRegisters: target === 2 ? 0 : 32, swizzle: target !== 2 }, async () => {
