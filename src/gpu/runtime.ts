@@ -127,7 +127,6 @@ export class GpuRuntime {
   #pipelines = new Map<string, Promise<Prepared>>();
   #pool = new Map<number, GPUBuffer[]>();
   #pooledBytes = 0;
-  #live = 0;
   /** Every buffer createBuffer made and nobody destroyed yet (rt.destroy() frees them). */
   #buffers = new Set<GPUBuffer>();
   #liveBytes = 0;
@@ -223,12 +222,10 @@ export class GpuRuntime {
   /** Every GPU buffer deepfried makes goes through here, so stats().liveBuffers counts them all. */
   createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
     const b = this.device.createBuffer(desc);
-    this.#live++;
-    this.#liveBytes += b.size;
     this.#buffers.add(b);
+    this.#liveBytes += b.size;
     const destroy = b.destroy.bind(b);
-    let done = false;
-    b.destroy = () => { if (!done) { done = true; this.#live--; this.#liveBytes -= b.size; this.#buffers.delete(b); } destroy(); };
+    b.destroy = () => { if (this.#buffers.delete(b)) this.#liveBytes -= b.size; destroy(); };
     return b;
   }
 
@@ -268,7 +265,7 @@ export class GpuRuntime {
   stats(): RuntimeStats {
     let pooled = 0;
     for (const l of this.#pool.values()) pooled += l.length;
-    return { liveBuffers: this.#live, liveBytes: this.#liveBytes, pooledBuffers: pooled, pooledBytes: this.#pooledBytes, pipelines: this.#pipelines.size };
+    return { liveBuffers: this.#buffers.size, liveBytes: this.#liveBytes, pooledBuffers: pooled, pooledBytes: this.#pooledBytes, pipelines: this.#pipelines.size };
   }
 
   /** Uploads data as a tensor. Float data must be finite. */
