@@ -130,7 +130,9 @@ const NOTES: Record<string, string> = {
     'timed per step with a queue sync; tfjs (no Fastfood) trains the reference net, built from tfjs-core ops (optimizer.minimize). ' +
     'GPU memory held: every buffer the model and its compiled step hold while training (parameters, gradients, optimizer state, activations, staging), from the runtime\'s own count.',
   'fastfood-vs-dense': 'Forward only. Speed-up = dense wall time ÷ Fastfood wall time. Parameter memory: Fastfood B, G, S (f32) and Π (u32) per block; dense W and b. ' +
-    'Dense is skipped ("over device limit") when W is larger than maxStorageBufferBindingSize.',
+    'Dense is skipped ("over device limit") when W is larger than maxStorageBufferBindingSize. ' +
+    'The ImageNet rows (d = twice what workgroup memory holds) have two Fastfood forward paths: "fastfood" is the one this adapter takes by default ' +
+    '(fused split rows on CPU adapters, multi-pass elsewhere), "fastfood (multi-pass)" or "fastfood (split rows)" the other, timed so that a new adapter shows which is faster.',
   conv: 'FLOP = 2·N·Cout·Ho·Wo·Cin·kh·kw forward, twice that for the backward (dx + dw). tfjs runs NHWC (inputs laid out before timing); its forward is tf.fused.conv2d with bias, ' +
     'its backward the Conv2DBackpropInput and Conv2DBackpropFilter kernels plus a sum for db. The "tfjs only" rows time tfjs\'s dx and dw kernels alone.',
   pool: 'Bytes: forward x read + y written; backward x, dy read + dx written. tfjs backward is its MaxPoolGrad kernel.',
