@@ -3,8 +3,9 @@
 import { fastfoodParams, fmtShape, ours, randTensor, type Ctx } from '../lib/context.js';
 import type { Row } from '../lib/types.js';
 import { fastfoodOps } from './fastfood.js';
-import { FASTFOOD_OPTIONS } from '../../src/ops/fastfood.js';
-import { cpuAdapter } from '../../src/ops/adapter.js';
+import { FASTFOOD_OPTIONS, splitRowsFit, splitRowsOn } from '../../src/ops/fastfood.js';
+import type { FastfoodParams } from '../../src/ops/types.js';
+import type { Tensor } from '../../src/gpu/runtime.js';
 
 export interface DenseShape { inF: number; outF: number; label?: string }
 
@@ -28,35 +29,31 @@ export async function fastfoodVsDenseGroup(ctx: Ctx): Promise<Row[]> {
     const blocks = Math.ceil(s.outF / d);
     const shape = `${n}×${s.inF}→${s.outF}${s.label ? ` (${s.label})` : ''}`;
     const ffParam = blocks * d * 4 * 4;
-    const ff = await ours(ctx, 'fastfood-vs-dense', 'fastfood', shape,
-      { bytes: (n * s.inF + n * s.outF) * 4 + ffParam, ops: n * blocks * fastfoodOps(d), paramBytes: ffParam }, () => {
+    const ffWork = { bytes: (n * s.inF + n * s.outF) * 4 + ffParam, ops: n * blocks * fastfoodOps(d), paramBytes: ffParam };
+    const ffExtra = { d, blocks, inFeatures: s.inF, outFeatures: s.outF, batch: n };
+    /** One Fastfood forward row, the call made by `forward`. */
+    const ffRow = async (op: string, forward: (x: Tensor, p: FastfoodParams) => Promise<Tensor>) => {
+      const row = await ours(ctx, 'fastfood-vs-dense', op, shape, ffWork, () => {
         const x = randTensor(ctx.rt, [n, s.inF]);
         const p = fastfoodParams(ctx.rt, d, blocks, s.outF);
-        return { inputs: [x, ...p.tensors], call: () => ctx.rt.fastfood(x, p) };
+        return { inputs: [x, ...p.tensors], call: () => forward(x, p) };
       });
-    ff.extra = { d, blocks, inFeatures: s.inF, outFeatures: s.outF, batch: n };
+      return Object.assign(row, { extra: { ...ffExtra } as Record<string, number | string> });
+    };
+    const ff = await ffRow('fastfood', (x, p) => ctx.rt.fastfood(x, p));
     rows.push(ff);
-    if (s.label && d === 2 * Math.min(8192, ctx.rt.limits.maxComputeWorkgroupStorageSize / 4)) {
-      // The ImageNet rows have two forward paths (src/ops/fastfood.ts splitRows): time the one this
-      // adapter does not take by default too, so that a run on a new adapter shows which is faster.
-      const probe = randTensor(ctx.rt, [1, 4]);
-      const split = FASTFOOD_OPTIONS.splitRows === 'cpu' ? cpuAdapter(probe) : FASTFOOD_OPTIONS.splitRows;
-      probe.dispose();
-      const alt = await ours(ctx, 'fastfood-vs-dense', split ? 'fastfood (multi-pass)' : 'fastfood (split rows)', shape,
-        { bytes: (n * s.inF + n * s.outF) * 4 + ffParam, ops: n * blocks * fastfoodOps(d), paramBytes: ffParam }, () => {
-          const x = randTensor(ctx.rt, [n, s.inF]);
-          const p = fastfoodParams(ctx.rt, d, blocks, s.outF);
-          return {
-            inputs: [x, ...p.tensors],
-            call: async () => {
-              const saved = FASTFOOD_OPTIONS.splitRows;
-              FASTFOOD_OPTIONS.splitRows = !split;
-              try { return await ctx.rt.fastfood(x, p); } finally { FASTFOOD_OPTIONS.splitRows = saved; }
-            },
-          };
-        });
-      alt.extra = { d, blocks, inFeatures: s.inF, outFeatures: s.outF, batch: n };
-      rows.push(alt);
+    // The ImageNet rows, where d is twice what workgroup memory holds, have two forward paths
+    // (src/ops/fastfood.ts splitRows): time the one this adapter does not take by default too, so
+    // that a run on a new adapter shows which is faster.
+    const probe = s.label ? randTensor(ctx.rt, [1, s.inF]) : null;
+    const split = probe ? splitRowsOn(probe) : false, alternative = probe ? splitRowsFit(ctx.rt, probe, d) : false;
+    probe?.dispose();
+    if (alternative) {
+      rows.push(await ffRow(split ? 'fastfood (multi-pass)' : 'fastfood (split rows)', async (x, p) => {
+        const saved = FASTFOOD_OPTIONS.splitRows;
+        FASTFOOD_OPTIONS.splitRows = !split;
+        try { return await ctx.rt.fastfood(x, p); } finally { FASTFOOD_OPTIONS.splitRows = saved; }
+      }));
     }
     const wBytes = s.inF * s.outF * 4;
     const work = { flops: 2 * n * s.inF * s.outF, bytes: (n * s.inF + n * s.outF + s.outF) * 4 + wBytes, paramBytes: wBytes + s.outF * 4 };
@@ -74,7 +71,7 @@ export async function fastfoodVsDenseGroup(ctx: Ctx): Promise<Row[]> {
       });
       ctx.rt.trim();
     }
-    dense.extra = { d, blocks, inFeatures: s.inF, outFeatures: s.outF, batch: n };
+    dense.extra = { ...ffExtra };
     if (ff.status === 'ok' && dense.status === 'ok' && ff.wallMs && dense.wallMs) {
       ff.extra.speedupVsDense = dense.wallMs.median / ff.wallMs.median;
     }

@@ -471,7 +471,8 @@ export class GpuRuntime {
    * encoder and the queue. Pipelines are compiled first (hence async; a WGSL error throws here,
    * naming the kernel). Call `release()` once the command buffer is submitted (or dropped): it
    * frees the pass's uniforms and the op's scratch. Validation errors of the recorded work surface
-   * in the caller's own error scopes, at finish() or submit().
+   * in the caller's own error scopes, at finish() or submit(). Everything is bound before the pass
+   * opens (not through Recorder, which binds as it goes), so a failure records nothing at all.
    */
   async record(encoder: GPUCommandEncoder, label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<{ dispatches: number; release(): void }> {
     this.check();

@@ -225,25 +225,19 @@ export class Linear extends Layer {
   }
 }
 
-/**
- * Fastfood (Le et al.; Yang et al. §3): y = S·H·G·Π·H·B·x per d-sized block, blocks stacked
- * until outFeatures, x zero-padded to d. Initialisation: B ∈ {±1}, G ~ N(0,1), Π a random
- * permutation, S_i = ‖s_i‖/‖G‖_F with ‖s_i‖ ~ χ_d, times 1/(σ√d). σ defaults to √inFeatures,
- * which gives each output the variance of a Xavier-initialised dense layer.
- * Adaptive: B, G, S are learned; plain Fastfood keeps them fixed. S trains as c·S′ with
- * c = 1/(σ√d) (Param.scale): its gradient Σ g⊙a5 carries a factor √d·‖x‖ that would otherwise
- * blow S up in the first SGD step.
- */
+/** The Fastfood row length for inFeatures: the next power of two (at least 2). */
+const paddedLength = (inFeatures: number): number => 2 ** Math.ceil(Math.log2(Math.max(inFeatures, 2)));
+
 /** Host arrays of the paper's Fastfood initialisation (DESIGN.md §4; Le et al.), for the functional
  * `rt.fastfood` as for the layer: B ∈ {±1}, G ~ N(0, 1), Π a uniform random permutation per block,
  * S_i = ‖s_i‖ / ‖G_k‖ with ‖s_i‖ ~ χ_d, times 1/(σ√d) (σ defaults to √inFeatures). Each array is
- * [blocks, d] flattened, d = the next power of two ≥ inFeatures unless given. */
+ * [blocks, d] flattened, d = the next power of two ≥ inFeatures unless given; `sigma` is the σ used. */
 export function fastfoodInit(inFeatures: number, outFeatures: number, rand: () => number, opts: { d?: number; sigma?: number } = {}):
-  { d: number; blocks: number; B: Float32Array; G: Float32Array; S: Float32Array; perm: Uint32Array } {
+  { d: number; blocks: number; sigma: number; B: Float32Array; G: Float32Array; S: Float32Array; perm: Uint32Array } {
   for (const [what, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`deepfried: fastfoodInit: ${what} must be a positive integer, got ${v}`);
   }
-  const d = opts.d ?? 2 ** Math.ceil(Math.log2(Math.max(inFeatures, 2)));
+  const d = opts.d ?? paddedLength(inFeatures);
   if (!Number.isInteger(d) || d < 2 || (d & (d - 1)) !== 0 || d < inFeatures) throw new Error(`deepfried: fastfoodInit: d must be a power of two ≥ 2 and ≥ inFeatures = ${inFeatures}, got ${d}`);
   const sigma = opts.sigma ?? Math.sqrt(inFeatures);
   if (!(sigma > 0) || !Number.isFinite(sigma)) throw new Error(`deepfried: fastfoodInit: sigma must be a positive number, got ${sigma}`);
@@ -265,9 +259,18 @@ export function fastfoodInit(inFeatures: number, outFeatures: number, rand: () =
     for (let i = d - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [p[i], p[j]] = [p[j]!, p[i]!]; }
     perm.set(p, k * d);
   }
-  return { d, blocks, B, G, S, perm };
+  return { d, blocks, sigma, B, G, S, perm };
 }
 
+/**
+ * Fastfood (Le et al.; Yang et al. §3): y = S·H·G·Π·H·B·x per d-sized block, blocks stacked
+ * until outFeatures, x zero-padded to d. Initialisation: B ∈ {±1}, G ~ N(0,1), Π a random
+ * permutation, S_i = ‖s_i‖/‖G‖_F with ‖s_i‖ ~ χ_d, times 1/(σ√d). σ defaults to √inFeatures,
+ * which gives each output the variance of a Xavier-initialised dense layer.
+ * Adaptive: B, G, S are learned; plain Fastfood keeps them fixed. S trains as c·S′ with
+ * c = 1/(σ√d) (Param.scale): its gradient Σ g⊙a5 carries a factor √d·‖x‖ that would otherwise
+ * blow S up in the first SGD step.
+ */
 export class Fastfood extends Layer {
   readonly kind: string;
   readonly d: number;
@@ -279,7 +282,7 @@ export class Fastfood extends Layer {
   constructor(readonly inFeatures: number, readonly outFeatures: number, readonly opts: { adaptive?: boolean; d?: number; sigma?: number } = {}) {
     super();
     this.kind = opts.adaptive ? 'AdaptiveFastfood' : 'Fastfood';
-    this.d = opts.d ?? 2 ** Math.ceil(Math.log2(Math.max(inFeatures, 2)));
+    this.d = opts.d ?? paddedLength(inFeatures);
     this.blocks = Math.ceil(outFeatures / this.d);
   }
   get adaptive(): boolean { return Boolean(this.opts.adaptive); }
@@ -289,8 +292,7 @@ export class Fastfood extends Layer {
   }
   override init(rt: GpuRuntime, _s: readonly number[], rand: () => number): void {
     const { d, blocks } = this;
-    const sigma = this.opts.sigma ?? Math.sqrt(this.inFeatures);
-    const { B, G, S, perm } = fastfoodInit(this.inFeatures, this.outFeatures, rand, { d, sigma });
+    const { B, G, S, perm, sigma } = fastfoodInit(this.inFeatures, this.outFeatures, rand, { d, sigma: this.opts.sigma });
     const trainable = this.adaptive;
     this.B = this.param(rt, 'B', [blocks, d], B, { trainable });
     this.G = this.param(rt, 'G', [blocks, d], G, { trainable });

@@ -101,8 +101,11 @@ const fused = (ctx: EncodeContext, x: Tensor, d: number, training: boolean) =>
  * on CPU adapters only, where it was measured (SwiftShader, 128×9216→16384: 2.2× faster than the
  * multi-pass path); on a GPU it holds 11 register arrays per invocation, not yet measured there. */
 const splitRows = (ctx: EncodeContext, x: Tensor, d: number) =>
-  (FASTFOOD_OPTIONS.splitRows === 'cpu' ? cpuAdapter(x) : FASTFOOD_OPTIONS.splitRows) &&
-  !FASTFOOD_OPTIONS.forceMultipass && d === 2 * maxLocalFwht(ctx, x) && d / 2 > 32;
+  splitRowsOn(x) && !FASTFOOD_OPTIONS.forceMultipass && splitRowsFit(ctx, x, d);
+/** Whether rows of length d are the split-row kernel's: twice the longest fused row. */
+export const splitRowsFit = (ctx: Pick<EncodeContext, 'limits'>, x: Tensor, d: number): boolean => d === 2 * maxLocalFwht(ctx, x) && d / 2 > 32;
+/** Whether the split-row kernel is on for x's adapter (FASTFOOD_OPTIONS.splitRows). */
+export const splitRowsOn = (x: Tensor): boolean => (FASTFOOD_OPTIONS.splitRows === 'cpu' ? cpuAdapter(x) : FASTFOOD_OPTIONS.splitRows);
 
 function launch(x: Tensor, n: number, d: number): { rpw: number; workgroups: number; slots: number } {
   const L = rowGeometry(d, rowTuning(x, d)).L, groups = Math.ceil(n / L), rpw = rowsPerWorkgroup(groups, targetWorkgroups(x));
