@@ -2,7 +2,7 @@
 import uPlot from 'uplot';
 import { createRuntime, type Runtime } from '../src/api.js';
 import { type Dataset, loadMnist } from '../src/data/mnist.js';
-import { fit, FIT_DEFAULTS, type FitEvent } from '../src/nn/fit.js';
+import { fitMnist, MNIST_DEFAULTS, type FitEvent } from './mnist-fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -11,7 +11,7 @@ const state = { stop: false, running: false, steps: 0, evals: 0 };
 (globalThis as Record<string, unknown>).__demo = state;
 
 const select = $<HTMLSelectElement>('model');
-for (const m of MNIST_MODELS) select.add(new Option(m, m, m === FIT_DEFAULTS.model, m === FIT_DEFAULTS.model));
+for (const m of MNIST_MODELS) select.add(new Option(m, m, m === MNIST_DEFAULTS.model, m === MNIST_DEFAULTS.model));
 
 const plot = (el: string, title: string, label: string) => new uPlot({
   title, width: 460, height: 260, scales: { x: { time: false } },
@@ -55,9 +55,9 @@ $('start').onclick = async () => {
         $('error').textContent = `${(100 * e.testError).toFixed(2)}%`;
       }
     };
-    const batch = FIT_DEFAULTS.batch;
-    await fit(rt, data.train, data.test, {
-      ...FIT_DEFAULTS, model: select.value as MnistModelName, epochs: Number($<HTMLInputElement>('epochs').value), logEvery: 5,
+    const batch = MNIST_DEFAULTS.batch;
+    await fitMnist(rt, data.train, data.test, {
+      ...MNIST_DEFAULTS, model: select.value as MnistModelName, epochs: Number($<HTMLInputElement>('epochs').value), logEvery: 5,
     }, { onEvent, shouldStop: () => state.stop });
     status(state.stop ? 'stopped' : 'done');
   } catch (e) {

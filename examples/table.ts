@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRuntime } from '../src/api.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { checkFitOptions, fit, FIT_DEFAULTS } from '../src/nn/fit.js';
+import { checkMnistRun, fitMnist, MNIST_DEFAULTS } from './mnist-fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 import { parseCli } from './args.js';
 
@@ -27,10 +27,10 @@ interface State {
 
 const { values: a } = parseCli({ options: { epochs: { type: 'string' }, models: { type: 'string' }, dropout: { type: 'string' }, lr: { type: 'string' } } });
 const target = Number(a.epochs ?? 10);
-const dropout = Number(a.dropout ?? 0), lr = Number(a.lr ?? FIT_DEFAULTS.lr);
+const dropout = Number(a.dropout ?? 0), lr = Number(a.lr ?? MNIST_DEFAULTS.lr);
 const models = (a.models ? a.models.split(',') : [...MNIST_MODELS]) as MnistModelName[];
 try {
-  for (const model of models) checkFitOptions({ ...FIT_DEFAULTS, model, dropout, lr, epochs: target });
+  for (const model of models) checkMnistRun({ ...MNIST_DEFAULTS, model, dropout, lr, epochs: target });
   if (dropout > 0 && models.includes('reference')) throw new Error('--dropout is for the Fastfood nets; the reference row (Caffe\'s LeNet) has none');
 } catch (e) {
   console.error((e as Error).message);
@@ -39,7 +39,7 @@ try {
 /** A row variant's file-stem suffix, table label and command-line flags: its dropout rate and
  * learning rate where they are not the paper's. */
 function variant(p: number, rate: number): { stem: string; label: string; flags: string } {
-  const drop = p > 0, lrOwn = rate !== FIT_DEFAULTS.lr;
+  const drop = p > 0, lrOwn = rate !== MNIST_DEFAULTS.lr;
   return {
     stem: `${drop ? `-dropout${p}` : ''}${lrOwn ? `-lr${rate}` : ''}`,
     label: `${drop ? ` + dropout ${p}` : ''}${lrOwn ? `, lr ${rate}` : ''}`,
@@ -62,7 +62,7 @@ for (const model of models) {
   let history = before?.history ?? [];
   let params = 0, ips = 0;
   const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture}`;
-  await fit(rt, train, test, { ...FIT_DEFAULTS, model, dropout, lr, epochs: target, logEvery: 100 }, {
+  await fitMnist(rt, train, test, { ...MNIST_DEFAULTS, model, dropout, lr, epochs: target, logEvery: 100 }, {
     resume,
     onEvent: (e) => {
       if (e.kind === 'start') params = e.params;
@@ -100,7 +100,7 @@ async function writeTable(): Promise<void> {
     for (const v of variants) {
       const f = `${DIR}/${v}.json`;
       const s: State | undefined = existsSync(f) ? JSON.parse(await readFile(f, 'utf8')) : undefined;
-      const vr = variant(s?.dropout ?? 0, s?.lr ?? FIT_DEFAULTS.lr), label = `${m}${vr.label}`;
+      const vr = variant(s?.dropout ?? 0, s?.lr ?? MNIST_DEFAULTS.lr), label = `${m}${vr.label}`;
       // a row short of the paper's 10 epochs shows how far it got; its command finishes it
       const goal = Math.max(10, s?.epochs ?? 10);
       const cmd = `npm run table -- --models ${m}${vr.flags} --epochs ${goal}`;

@@ -2,7 +2,7 @@
 // runner's server (/mnist/...), progress goes back through functions the runner exposes.
 import { createRuntime } from '../src/api.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { fit, type FitEvent, type FitOptions } from '../src/nn/fit.js';
+import { fitMnist, type FitEvent, type MnistRun } from './mnist-fit.js';
 
 const g = globalThis as unknown as {
   __deepfriedEvent(e: FitEvent): Promise<void>;
@@ -12,13 +12,13 @@ const g = globalThis as unknown as {
 const toB64 = (b: ArrayBuffer) => { let s = ''; const u = new Uint8Array(b); for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000)); return btoa(s); };
 const fromB64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
 
-g.__deepfriedTrain = async (opts: FitOptions, trainLimit: number, testLimit: number, resume: string | null, wantSave: boolean) => {
+g.__deepfriedTrain = async (opts: MnistRun, trainLimit: number, testLimit: number, resume: string | null, wantSave: boolean) => {
   const rt = await createRuntime();
   const [train, test] = await Promise.all([
     loadMnist('train', { limit: trainLimit, baseUrl: '/mnist' }), loadMnist('test', { limit: testLimit, baseUrl: '/mnist' }),
   ]);
   try {
-    return await fit(rt, train, test, opts, {
+    return await fitMnist(rt, train, test, opts, {
       onEvent: (e) => void g.__deepfriedEvent(e),
       resume: resume ? fromB64(resume) : undefined,
       save: wantSave ? (b) => g.__deepfriedSave(toB64(b)) : undefined,

@@ -4,20 +4,20 @@ import { readFile, writeFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { createRuntime } from '../src/api.js';
 import { loadMnist, mnistDir } from '../src/data/mnist.js';
-import { checkFitOptions, fit, FIT_DEFAULTS, type FitEvent, type FitOptions, type FitResult } from '../src/nn/fit.js';
+import { checkMnistRun, fitMnist, MNIST_DEFAULTS, type FitEvent, type MnistRun, type FitResult } from './mnist-fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 import { parseCli } from './args.js';
 
 const HELP = `Train a Deep Fried Convnet on MNIST with WebGPU.
-  --model NAME        ${MNIST_MODELS.join(' | ')} (default ${FIT_DEFAULTS.model})
-  --epochs N          passes over the training set (default ${FIT_DEFAULTS.epochs})
-  --batch N           batch size (default ${FIT_DEFAULTS.batch})
-  --lr X              base learning rate (default ${FIT_DEFAULTS.lr}, the paper's; SGD with momentum 0.9, Caffe's "inv" schedule).
+  --model NAME        ${MNIST_MODELS.join(' | ')} (default ${MNIST_DEFAULTS.model})
+  --epochs N          passes over the training set (default ${MNIST_DEFAULTS.epochs})
+  --batch N           batch size (default ${MNIST_DEFAULTS.batch})
+  --lr X              base learning rate (default ${MNIST_DEFAULTS.lr}, the paper's; SGD with momentum 0.9, Caffe's "inv" schedule).
                       The Fastfood nets train better at 0.03 (README, MNIST table)
   --optimizer NAME    sgd | adam (default sgd)
-  --weight-decay X    L2 decay on weights (default ${FIT_DEFAULTS.weightDecay})
-  --dropout P         dropout on the Fastfood features, Fastfood nets only (default ${FIT_DEFAULTS.dropout})
-  --seed N            initialisation and shuffling seed (default ${FIT_DEFAULTS.seed})
+  --weight-decay X    L2 decay on weights (default ${MNIST_DEFAULTS.weightDecay})
+  --dropout P         dropout on the Fastfood features, Fastfood nets only (default ${MNIST_DEFAULTS.dropout})
+  --seed N            initialisation and shuffling seed (default ${MNIST_DEFAULTS.seed})
   --train-limit N     use the first N training images (default all 60000)
   --test-limit N      evaluate on the first N test images (default all 10000)
   --runtime NAME      node (Dawn) | chrome (headless Chromium through puppeteer) (default node)
@@ -41,18 +41,18 @@ const num = (v: string | undefined, name: string, dflt: number): number => {
   if (!Number.isFinite(n)) { console.error(`--${name} must be a number, got "${v}"`); process.exit(2); }
   return n;
 };
-const opts: FitOptions = {
-  ...FIT_DEFAULTS,
-  model: (a.model ?? FIT_DEFAULTS.model) as MnistModelName,
-  epochs: num(a.epochs, 'epochs', FIT_DEFAULTS.epochs), batch: num(a.batch, 'batch', FIT_DEFAULTS.batch),
-  lr: num(a.lr, 'lr', FIT_DEFAULTS.lr), optimizer: (a.optimizer ?? 'sgd') as 'sgd' | 'adam',
-  weightDecay: num(a['weight-decay'], 'weight-decay', FIT_DEFAULTS.weightDecay), dropout: num(a.dropout, 'dropout', FIT_DEFAULTS.dropout),
-  seed: num(a.seed, 'seed', FIT_DEFAULTS.seed),
+const opts: MnistRun = {
+  ...MNIST_DEFAULTS,
+  model: (a.model ?? MNIST_DEFAULTS.model) as MnistModelName,
+  epochs: num(a.epochs, 'epochs', MNIST_DEFAULTS.epochs), batch: num(a.batch, 'batch', MNIST_DEFAULTS.batch),
+  lr: num(a.lr, 'lr', MNIST_DEFAULTS.lr), optimizer: (a.optimizer ?? 'sgd') as 'sgd' | 'adam',
+  weightDecay: num(a['weight-decay'], 'weight-decay', MNIST_DEFAULTS.weightDecay), dropout: num(a.dropout, 'dropout', MNIST_DEFAULTS.dropout),
+  seed: num(a.seed, 'seed', MNIST_DEFAULTS.seed),
 };
 const trainLimit = num(a['train-limit'], 'train-limit', 60000), testLimit = num(a['test-limit'], 'test-limit', 10000);
 const runtime = a.runtime ?? 'node';
 try {
-  checkFitOptions(opts);
+  checkMnistRun(opts);
   if (runtime !== 'node' && runtime !== 'chrome') throw new Error(`--runtime must be node or chrome, got "${runtime}"`);
 } catch (e) {
   console.error((e as Error).message);
@@ -111,7 +111,7 @@ async function run(): Promise<FitResult> {
     const rt = await createRuntime();
     try {
       const [train, test] = await Promise.all([loadMnist('train', { limit: trainLimit }), loadMnist('test', { limit: testLimit })]);
-      return await fit(rt, train, test, opts, { onEvent, resume, save });
+      return await fitMnist(rt, train, test, opts, { onEvent, resume, save });
     } finally {
       rt.destroy();
     }

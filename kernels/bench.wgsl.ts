@@ -1,14 +1,14 @@
 // Baseline kernels for the benchmarks: a copy kernel (the adapter's practical memory bandwidth)
 // and an FMA loop (its practical arithmetic peak). Every benchmark figure is a fraction of these,
 // measured in the same run.
-import { header, ro, rw, type KernelInstance } from './common.js';
+import { family, header, ro, rw, type KernelInstance } from './common.js';
 
 export type CopyVariant = 'f32' | 'vec4';
 
 /** dst[i] = src[i] over n elements of the variant's type; each invocation copies PER elements
  * strided by the workgroup size (lane-contiguous loads and stores). The storage arrays are declared
  * here (not by header()) because the vec4 variant needs array<vec4f>; the binding layout is the same. */
-export function copyKernel(variant: CopyVariant, workgroupSize = 64, perThread = 4): KernelInstance {
+function copyKernel_(variant: CopyVariant, workgroupSize = 64, perThread = 4): KernelInstance {
   const ty = variant === 'vec4' ? 'vec4f' : 'f32';
   const params = [['n', 'u32']] as const;
   const code = header([], params) + `
@@ -25,7 +25,7 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u
   }
 }`;
   return {
-    name: `bench_copy_${variant}`, code, entryPoint: 'main', bindings: [ro('src'), rw('dst')], params,
+    name: `bench_copy_${variant}`, key: '', code, entryPoint: 'main', bindings: [ro('src'), rw('dst')], params,
     constants: { WG: workgroupSize, PER: perThread },
   };
 }
@@ -44,7 +44,7 @@ export interface FmaVariant {
 /** Each invocation runs P.iters iterations of `accumulators` independent FMAs on `width` lanes, then
  * writes their sum (so nothing is dead code). m and c come from the uniform so nothing folds.
  * FMAs per invocation = iters · accumulators · width. */
-export function fmaKernel(v: FmaVariant, workgroupSize = 64): KernelInstance {
+function fmaKernel_(v: FmaVariant, workgroupSize = 64): KernelInstance {
   const ty = v.width === 4 ? 'vec4f' : 'f32';
   const acc = Array.from({ length: v.accumulators }, (_, k) => k);
   const step = (k: number) => v.form === 'fma' ? `a${k} = fma(a${k}, m, c);` : `a${k} = a${k} * m + c;`;
@@ -66,7 +66,10 @@ ${acc.map((k) => `    ${step(k)}`).join('\n')}
   out[gid] = ${v.width === 4 ? 's.x + s.y + s.z + s.w' : 's'};
 }`;
   return {
-    name: `bench_fma_${v.form}_${v.width === 4 ? 'vec4' : 'f32'}x${v.accumulators}`, code, entryPoint: 'main',
+    name: `bench_fma_${v.form}_${v.width === 4 ? 'vec4' : 'f32'}x${v.accumulators}`, key: '', code, entryPoint: 'main',
     bindings: [rw('out')], params, constants: { WG: workgroupSize },
   };
 }
+
+export const copyKernel = family('copy', copyKernel_);
+export const fmaKernel = family('fma', fmaKernel_);

@@ -22,6 +22,9 @@ export interface BindingDecl {
 export interface KernelInstance {
   /** Short name used in labels and error messages. */
   name: string;
+  /** Everything that changes the WGSL text or the pipeline: the pipeline cache's key. A kernel
+   * family's instances are keyed on the family name and the builder's arguments (see family()). */
+  key: string;
   code: string;
   entryPoint: string;
   /** Storage buffers, at bindings 1..n of group 0 (binding 0 is the Params uniform). */
@@ -50,7 +53,32 @@ export function kernel(
   body: string,
   constants?: Record<string, number>,
 ): KernelInstance {
-  return { name, code: header(bindings, params) + body, entryPoint: 'main', bindings, params, constants };
+  const code = header(bindings, params) + body;
+  return { name, key: `${name}\n${JSON.stringify(constants ?? {})}\n${code}`, code, entryPoint: 'main', bindings, params, constants };
+}
+
+/** A kernel builder memoised on its arguments: the WGSL of a variant is generated once, on the
+ * first call with those arguments, and the instance is keyed `family(args)` for the pipeline cache.
+ * Builders must be pure functions of their (JSON-serialisable) arguments: every choice that
+ * changes the code is an argument, never state read from elsewhere. `uncached` builds afresh
+ * (tests check that equal keys give equal WGSL). */
+export interface KernelFamily<A extends unknown[]> {
+  (...args: A): KernelInstance;
+  readonly family: string;
+  uncached(...args: A): KernelInstance;
+}
+
+export function family<A extends unknown[]>(name: string, build: (...args: A) => KernelInstance): KernelFamily<A> {
+  const memo = new Map<string, KernelInstance>();
+  const keyOf = (args: A) => `${name}${JSON.stringify(args)}`;
+  const uncached = (...args: A): KernelInstance => ({ ...build(...args), key: keyOf(args) });
+  const f = (...args: A): KernelInstance => {
+    const key = keyOf(args);
+    let k = memo.get(key);
+    if (!k) { k = uncached(...args); memo.set(key, k); }
+    return k;
+  };
+  return Object.assign(f, { family: name, uncached });
 }
 
 export const ro = (name: string, type: Element = 'f32'): BindingDecl => ({ name, access: 'read', type });

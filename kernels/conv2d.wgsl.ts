@@ -3,7 +3,7 @@
 // block's input footprint once and TC·taps weights, then does PH·PW·TC·taps FMAs. No workgroup
 // memory and no barriers (barriers are very costly on SwiftShader; reuse comes from registers).
 // The same generator serves conv2d_grad_input (dx is a stride-1 correlation of dy per phase).
-import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 
 export const CONV_WG = 64;
 
@@ -33,7 +33,7 @@ export const CONV_TILE_PARAMS = [
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-export function convTileKernel(s: ConvTileSpec): KernelInstance {
+function convTileKernel_(s: ConvTileSpec): KernelInstance {
   const [TH, TW] = s.taps, [SY, SX] = s.inStride, [PH, PW, TC] = s.tile;
   const FR = TH ? (PH - 1) * SY + TH : 0, FC = TW ? (PW - 1) * SX + TW : 0;
   const L: string[] = [];
@@ -139,3 +139,5 @@ export function convTileLaunch(tile: readonly [number, number, number], g: ConvT
     g.OSy, g.OSx, g.OOy, g.OOx, g.IOy, g.IOx, g.Ao, g.Bi, g.Wb];
   return { params, workgroups: Math.ceil(total / CONV_WG), total };
 }
+
+export const convTileKernel = family('convTile', convTileKernel_);

@@ -4,7 +4,7 @@
 // TCi·KY input-row footprints, then does TCo·TCi·KY·kw·PW FMAs. Slices (split-K) write partials that
 // a second dispatch sums; with one slice it writes dw and db directly. db rides along on the
 // invocations of input-channel block 0 and kernel-row block 0 (the dy values are already loaded).
-import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 
 export const CONV_DW_WG = 64;
 
@@ -22,7 +22,7 @@ export const CONV_DW_PARAMS = [
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-export function convGradFilterKernel(s: ConvGradFilterSpec): KernelInstance {
+function convGradFilterKernel_(s: ConvGradFilterSpec): KernelInstance {
   const { kh, kw, sh, sw } = s;
   const [TCo, TCi, KY, PW] = s.tile;
   const FC = (PW - 1) * sw + kw;
@@ -99,7 +99,7 @@ ${store.join('\n')}
 export const SUM_SPLITS_WG = 64;
 
 /** out[i] = Σ_s part[s·n + i] */
-export const sumSplitsKernel = (): KernelInstance => kernel('conv2d_sum_splits', [ro('PART'), rw('OUT')], [['n', 'u32'], ['splits', 'u32']], `
+const sumSplitsKernel_ = (): KernelInstance => kernel('conv2d_sum_splits', [ro('PART'), rw('OUT')], [['n', 'u32'], ['splits', 'u32']], `
 @compute @workgroup_size(${SUM_SPLITS_WG})
 fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatWorkgroup(wg, nwg) * ${SUM_SPLITS_WG}u + l;
@@ -108,3 +108,6 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3
   for (var s = 0u; s < P.splits; s++) { acc += PART[s * P.n + i]; }
   OUT[i] = acc;
 }`);
+
+export const convGradFilterKernel = family('convGradFilter', convGradFilterKernel_);
+export const sumSplitsKernel = family('sumSplits', sumSplitsKernel_);

@@ -1,5 +1,5 @@
 // Elementwise kernels. Each invocation handles 4 consecutive elements (lane-contiguous access).
-import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 
 export const ELEMENTWISE_WG = 64;
 const PER_THREAD = 4;
@@ -16,11 +16,11 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u
 }`;
 
 /** y = max(x, 0) */
-export const reluKernel = (): KernelInstance =>
+const reluKernel_ = (): KernelInstance =>
   kernel('relu', [ro('x'), rw('y')], [['n', 'u32']], loop('y[i] = max(x[i], 0.0);'));
 
 /** dx = dy where x > 0, else 0 */
-export const reluBackwardKernel = (): KernelInstance =>
+const reluBackwardKernel_ = (): KernelInstance =>
   kernel('relu_backward', [ro('x'), ro('dy'), rw('dx')], [['n', 'u32']], loop('dx[i] = select(0.0, dy[i], x[i] > 0.0);'));
 
 // Inverted dropout: keep element i with probability 1−p, scaled by 1/(1−p). The mask is a hash of
@@ -35,6 +35,10 @@ fn keep(i: u32) -> bool {
 }`;
 
 /** y = keep ? x/(1−p) : 0 (and the backward with x := dy). `hyper[3]` holds the step's seed, an integer below 2^24. */
-export const dropoutKernel = (): KernelInstance =>
+const dropoutKernel_ = (): KernelInstance =>
   kernel('dropout', [ro('hyper'), ro('x'), rw('y')], [['n', 'u32'], ['p', 'f32']],
     dropoutMask + loop('y[i] = select(0.0, x[i] / (1.0 - P.p), keep(i));'));
+
+export const reluKernel = family('relu', reluKernel_);
+export const reluBackwardKernel = family('reluBackward', reluBackwardKernel_);
+export const dropoutKernel = family('dropout', dropoutKernel_);

@@ -4,16 +4,16 @@
 // registers once and reused for every row (B, S in layout S; G, perm in layout C).
 // A transpose reads back exactly the locations its own invocation wrote in the previous phase,
 // which is what lets several phases share one workgroup array with one barrier each.
-import { kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
 import { GPU_ROWS, RowCode, rowGeometry, type RowTuning } from './fwht.wgsl.js';
 
 const PARAMS = [['rows', 'u32'], ['rpw', 'u32'], ['inF', 'u32'], ['outF', 'u32'], ['blocks', 'u32']] as const;
 
 /** Whether to use two row-sized arrays (saves a barrier per row). Only for short rows: Dawn
  * zero-initialises workgroup memory, which SwiftShader compiles at ~1.4 ms per element. */
-const pingPong = (d: number, L: number, storage: number) => 2 * d * L * 4 <= Math.min(storage, FASTFOOD_TUNING.pingPongBytes);
+const pingPong = (d: number, L: number, storage: number) => 2 * d * L * 4 <= Math.min(storage, PING_PONG_BYTES);
 
-export const FASTFOOD_TUNING = { pingPongBytes: 8192 };
+const PING_PONG_BYTES = 8192;
 
 const entry = (c: RowCode) => `@compute @workgroup_size(${c.wgSize})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u)`;
@@ -52,7 +52,7 @@ export interface FastfoodIo { vecX: boolean; vecY: boolean }
  * Layouts: x is read in layout C (vec4 loads), H·B·x̃ runs C → S and is stored to workgroup memory
  * in layout S (lane-contiguous), the permutation gathers it back in layout S, and H·G·Π… runs
  * S → C, so that y and a5 leave in layout C (vec4 stores). Each H costs one transpose. */
-export function fastfoodForwardKernel(d: number, train: boolean, storage: number, tuning: RowTuning = GPU_ROWS,
+function fastfoodForwardKernel_(d: number, train: boolean, storage: number, tuning: RowTuning = GPU_ROWS,
   io: FastfoodIo = { vecX: false, vecY: false }): KernelInstance {
   const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle, tuning.lanes), pp = pingPong(d, g.L, storage);
   // H·B·x̃ ends in layout e1, H·G·Π… in e2 (C and S unless subgroup lanes shorten the plans)
@@ -126,7 +126,7 @@ ${entry(c)} {
  * on each half through the shared array in turn, then the top-bit butterfly in registers; the
  * permutation gathers from one half of the row at a time (two rounds, a select in the second).
  * One pass over memory instead of the multi-pass path's seven. */
-export function fastfoodForwardSplitKernel(d: number, storage: number, tuning: RowTuning = GPU_ROWS,
+function fastfoodForwardSplitKernel_(d: number, storage: number, tuning: RowTuning = GPU_ROWS,
   io: FastfoodIo = { vecX: false, vecY: false }): KernelInstance {
   const D = d / 2;
   if (D * 4 > storage) throw new Error(`deepfried: fastfoodForwardSplitKernel: half a row (${D} floats) does not fit ${storage} bytes of workgroup memory`);
@@ -200,7 +200,7 @@ ${entry(c)} {
 
 /** Backward of one workgroup's rows: dx (optional) and per-workgroup partial sums of dB, dG, dS
  * in part [3, workgroups, blocks·d], reduced by fastfoodReduceKernel. */
-export function fastfoodBackwardKernel(d: number, withDx: boolean, storage: number, tuning: RowTuning = GPU_ROWS): KernelInstance {
+function fastfoodBackwardKernel_(d: number, withDx: boolean, storage: number, tuning: RowTuning = GPU_ROWS): KernelInstance {
   const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle, tuning.lanes), pp = pingPong(d, g.L, storage);
   const sh2 = pp ? 'sh2' : 'sh';
   // Hᵀ·Sᵀ·dy ends in layout e1, the second H in e2 (C and S unless subgroup lanes shorten the plans)
@@ -268,7 +268,7 @@ ${entry(c)} {
 }
 
 /** dB, dG, dS [M] = Σ over the `parts` leading rows of part [3, parts, M]. */
-export function fastfoodReduceKernel(): KernelInstance {
+function fastfoodReduceKernel_(): KernelInstance {
   const body = `
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -284,3 +284,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 }`;
   return kernel('fastfood_reduce', [ro('part'), rw('dB'), rw('dG'), rw('dS')], [['M', 'u32'], ['parts', 'u32']], body);
 }
+
+export const fastfoodForwardKernel = family('fastfoodForward', fastfoodForwardKernel_);
+export const fastfoodForwardSplitKernel = family('fastfoodForwardSplit', fastfoodForwardSplitKernel_);
+export const fastfoodBackwardKernel = family('fastfoodBackward', fastfoodBackwardKernel_);
+export const fastfoodReduceKernel = family('fastfoodReduce', fastfoodReduceKernel_);

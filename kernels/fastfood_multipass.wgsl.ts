@@ -4,7 +4,7 @@
 // With `v4` an invocation takes 4 consecutive elements and moves the contiguous arrays as vec4
 // (about twice the bandwidth on SwiftShader). The caller asks for it only where every group of
 // 4 lies in one row and on one side of inFeatures / outFeatures (multipassVec4 in src/ops).
-import { kernel, ro, rw, wgsl, type Element, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, wgsl, type Element, type KernelInstance } from './common.js';
 
 /** Body run once per element (or per group of 4): `g` is the flat index of its (first) element,
  * `q` the index of its group of 4. */
@@ -28,7 +28,7 @@ const at = (v4: boolean, i: string) => (v4 ? `(${i}) / 4u` : i);
 const tag = (v4: boolean) => (v4 ? '_v4' : '');
 
 /** a1[n,k,i] = B[k,i]·x̃[n,i] */
-export const ffPreKernel = (v4 = false): KernelInstance => kernel(`fastfood_mp_pre${tag(v4)}`, [ro('x', f(v4)), ro('B', f(v4)), rw('t', f(v4))], DIMS, flat(v4, `
+const ffPreKernel_ = (v4 = false): KernelInstance => kernel(`fastfood_mp_pre${tag(v4)}`, [ro('x', f(v4)), ro('B', f(v4)), rw('t', f(v4))], DIMS, flat(v4, `
   let i = g % P.d;
   let n = g / (P.d * P.blocks);
   var v = ${F(v4)}(0.0);
@@ -36,7 +36,7 @@ export const ffPreKernel = (v4 = false): KernelInstance => kernel(`fastfood_mp_p
   t[q] = v;`));
 
 /** a3[n,k,i] = a2[n,k,perm[k,i]]; u = G ⊙ a3 (and a3 kept when training). */
-export const ffMidKernel = (train: boolean, v4 = false): KernelInstance => kernel(`fastfood_mp_mid${train ? '_train' : ''}${tag(v4)}`,
+const ffMidKernel_ = (train: boolean, v4 = false): KernelInstance => kernel(`fastfood_mp_mid${train ? '_train' : ''}${tag(v4)}`,
   [ro('t'), ro('G', f(v4)), ro('perm', v4 ? 'vec4<u32>' : 'u32'), rw('u', f(v4)), ...(train ? [rw('a3', f(v4))] : [])], DIMS, flat(v4, wgsl`
   let m = g % (P.d * P.blocks);
   let r = g - g % P.d;
@@ -52,13 +52,13 @@ export const ffMidKernel = (train: boolean, v4 = false): KernelInstance => kerne
   u[q] = G[${at(v4, 'm')}] * v;`));
 
 /** y[n, m] = S[m]·a5[n, m] for m < outFeatures (total = rows·outFeatures). */
-export const ffPostKernel = (v4 = false): KernelInstance => kernel(`fastfood_mp_post${tag(v4)}`, [ro('a5', f(v4)), ro('S', f(v4)), rw('y', f(v4))], DIMS, flat(v4, `
+const ffPostKernel_ = (v4 = false): KernelInstance => kernel(`fastfood_mp_post${tag(v4)}`, [ro('a5', f(v4)), ro('S', f(v4)), rw('y', f(v4))], DIMS, flat(v4, `
   let m = g % P.outF;
   let n = g / P.outF;
   y[q] = S[${at(v4, 'm')}] * a5[${at(v4, 'n * P.d * P.blocks + m')}];`));
 
 /** u[n, m] = S[m]·dy[n, m], zero past outFeatures. */
-export const ffBwdPreKernel = (v4 = false): KernelInstance => kernel(`fastfood_mp_bwd_pre${tag(v4)}`, [ro('dy', f(v4)), ro('S', f(v4)), rw('u', f(v4))], DIMS, flat(v4, `
+const ffBwdPreKernel_ = (v4 = false): KernelInstance => kernel(`fastfood_mp_bwd_pre${tag(v4)}`, [ro('dy', f(v4)), ro('S', f(v4)), rw('u', f(v4))], DIMS, flat(v4, `
   let M = P.d * P.blocks;
   let m = g % M;
   var v = ${F(v4)}(0.0);
@@ -66,7 +66,7 @@ export const ffBwdPreKernel = (v4 = false): KernelInstance => kernel(`fastfood_m
   u[q] = v;`));
 
 /** v[n,k,perm[k,i]] = G[k,i]·g4[n,k,i] (Πᵀ as a scatter: perm is a bijection per block). */
-export const ffBwdMidKernel = (v4 = false): KernelInstance => kernel(`fastfood_mp_bwd_mid${tag(v4)}`,
+const ffBwdMidKernel_ = (v4 = false): KernelInstance => kernel(`fastfood_mp_bwd_mid${tag(v4)}`,
   [ro('g4', f(v4)), ro('G', f(v4)), ro('perm', v4 ? 'vec4<u32>' : 'u32'), rw('v')], DIMS, flat(v4, wgsl`
   let m = g % (P.d * P.blocks);
   let r = g - g % P.d;
@@ -79,7 +79,7 @@ export const ffBwdMidKernel = (v4 = false): KernelInstance => kernel(`fastfood_m
 #endif`));
 
 /** dx[n,i] = Σ_k B[k,i]·g1[n,k,i] (total = rows·inFeatures). */
-export const ffBwdDxKernel = (v4 = false): KernelInstance => kernel(`fastfood_mp_bwd_dx${tag(v4)}`, [ro('g1', f(v4)), ro('B', f(v4)), rw('dx', f(v4))], DIMS, flat(v4, `
+const ffBwdDxKernel_ = (v4 = false): KernelInstance => kernel(`fastfood_mp_bwd_dx${tag(v4)}`, [ro('g1', f(v4)), ro('B', f(v4)), rw('dx', f(v4))], DIMS, flat(v4, `
   let i = g % P.inF;
   let base = (g / P.inF) * P.d * P.blocks + i;
   var s = ${F(v4)}(0.0);
@@ -88,7 +88,7 @@ export const ffBwdDxKernel = (v4 = false): KernelInstance => kernel(`fastfood_mp
 
 /** out[m] = Σ_n a(n, m)·b(n, m), with z(n, m) = z[n·zRow + m % zMod] where m % zMod < zCols, else 0.
  * With v4, every zRow, zCols and zMod is a multiple of 4. */
-export const ffColumnDotKernel = (v4 = false): KernelInstance => kernel(`fastfood_mp_coldot${tag(v4)}`, [ro('a', f(v4)), ro('b', f(v4)), rw('out', f(v4))],
+const ffColumnDotKernel_ = (v4 = false): KernelInstance => kernel(`fastfood_mp_coldot${tag(v4)}`, [ro('a', f(v4)), ro('b', f(v4)), rw('out', f(v4))],
   [['total', 'u32'], ['rows', 'u32'], ['aRow', 'u32'], ['aCols', 'u32'], ['aMod', 'u32'], ['bRow', 'u32'], ['bCols', 'u32'], ['bMod', 'u32']], flat(v4, `
   let am = g % P.aMod;
   let bm = g % P.bMod;
@@ -97,3 +97,11 @@ export const ffColumnDotKernel = (v4 = false): KernelInstance => kernel(`fastfoo
     for (var n = 0u; n < P.rows; n++) { s += a[${at(v4, 'n * P.aRow + am')}] * b[${at(v4, 'n * P.bRow + bm')}]; }
   }
   out[q] = s;`));
+
+export const ffPreKernel = family('ffPre', ffPreKernel_);
+export const ffMidKernel = family('ffMid', ffMidKernel_);
+export const ffPostKernel = family('ffPost', ffPostKernel_);
+export const ffBwdPreKernel = family('ffBwdPre', ffBwdPreKernel_);
+export const ffBwdMidKernel = family('ffBwdMid', ffBwdMidKernel_);
+export const ffBwdDxKernel = family('ffBwdDx', ffBwdDxKernel_);
+export const ffColumnDotKernel = family('ffColumnDot', ffColumnDotKernel_);

@@ -18,7 +18,7 @@
 // with subgroupShuffleXor, without workgroup memory. A plan uses them only where that skips a
 // phase (one transpose and barrier fewer); the row then ends in whichever layout its last phase
 // has (RowCode.end), which the kernels read and write in.
-import { kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
 
 export interface RowGeometry {
   d: number;
@@ -194,7 +194,7 @@ export class RowCode {
 }
 
 /** In-workgroup FWHT of rows of length d ≤ maxComputeWorkgroupStorageSize/4: y = scale·H·x. */
-export function fwhtRowsKernel(d: number, tuning: RowTuning = GPU_ROWS): KernelInstance {
+function fwhtRowsKernel_(d: number, tuning: RowTuning = GPU_ROWS): KernelInstance {
   const g = rowGeometry(d, tuning), c = new RowCode(g, tuning.swizzle, tuning.lanes);
   const uniformRow = g.T > 1, st = c.start('SC'), en = c.end('SC'), useSh = c.transposes('SC') > 0;
   // A row ending in layout C is stored as vec4s (a quarter of the store instructions); any other
@@ -240,14 +240,18 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   return c.enable(kernel(`fwht_rows_${c.tag}${vecOut ? '_v4' : ''}`, [ro('x'), rw('y', vecOut ? 'vec4<f32>' : 'f32')], [['rows', 'u32'], ['rpw', 'u32'], ['scale', 'f32']], body));
 }
 
+const GLOBAL_WG = 64;
+/** Workgroups of the global pass for `count` butterfly groups (rows·d / 2^r). */
+export const fwhtGlobalWorkgroups = (count: number): number => Math.ceil(count / GLOBAL_WG);
+
 /** One global radix-2^r pass of a long FWHT: butterflies over index bits [lo, lo + r) of rows of
  * length d, in place; consecutive invocations take consecutive low indices (lane-contiguous). */
-export function fwhtGlobalKernel(r: number, lo: number, d: number): KernelInstance {
+function fwhtGlobalKernel_(r: number, lo: number, d: number): KernelInstance {
   const R = 2 ** r, stride = 2 ** lo, c = new RowCode({ d: R, k: r, T: 1, R, L: 1, lr: r, los: [0] });
   const body = `
-@compute @workgroup_size(64)
+@compute @workgroup_size(${GLOBAL_WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let q = flatWorkgroup(wid, nwg) * 64u + lid;
+  let q = flatWorkgroup(wid, nwg) * ${GLOBAL_WG}u + lid;
   if (q >= P.count) { return; }
   let low = q % ${stride}u;
   let hi = (q / ${stride}u) % ${d / (R * stride)}u;
@@ -260,3 +264,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_ind
 }`;
   return kernel(`fwht_global_d${d}_bits${lo}_${lo + r}`, [rw('y')], [['count', 'u32'], ['scale', 'f32']], body);
 }
+
+export const fwhtRowsKernel = family('fwhtRows', fwhtRowsKernel_);
+export const fwhtGlobalKernel = family('fwhtGlobal', fwhtGlobalKernel_);

@@ -6,7 +6,7 @@
 // Every kernel here gives consecutive invocations consecutive pixels (wo or w), so that global
 // loads and stores are lane-contiguous (what a CPU adapter vectorises and a GPU coalesces); the
 // kh·kw taps are unrolled from TS and the channel loop is the only loop.
-import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 
 export const IM2COL_WG = 64;
 
@@ -26,7 +26,7 @@ const entry = `@compute @workgroup_size(${IM2COL_WG})
 fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u)`;
 
 /** col [Cin·kh·kw, N·Ho·Wo] from x [N, Cin, H, W]; one invocation per output pixel q. */
-export function im2colKernel(t: ConvTaps): KernelInstance {
+function im2colKernel_(t: ConvTaps): KernelInstance {
   const body = `
 ${entry} {
   let q = flatWorkgroup(wg, nwg) * ${IM2COL_WG}u + l;
@@ -51,7 +51,7 @@ ${taps(t, (ky, kx) => `    col[(jb + ${ky * t.kw + kx}u) * Q + q] = select(0.0, 
 
 /** dx [N, Cin, H, W] = Σ over the taps of cg [Cin·kh·kw, N·Ho·Wo] that read each input pixel (the
  * adjoint of im2col, as a gather); one invocation per input pixel (n, h, w). */
-export function col2imKernel(t: ConvTaps): KernelInstance {
+function col2imKernel_(t: ConvTaps): KernelInstance {
   const cond = (axis: 'h' | 'w', k: number) => {
     const [s, o, lim] = axis === 'h' ? [t.sh, 'P.ph', 'P.Ho'] : [t.sw, 'P.pw', 'P.Wo'];
     const v = `(${axis} + ${o} - ${k})`;
@@ -85,7 +85,7 @@ ${taps(t, (ky, kx) => `    s += select(0.0, cg[(jb + ${ky * t.kw + kx}u) * Q + a
 }
 
 /** out [B, A, C] = x [A, B, C] (dy [N, Cout, Ho·Wo] → dyT [Cout, N·Ho·Wo]); one invocation per element. */
-export function swapLeadingKernel(): KernelInstance {
+function swapLeadingKernel_(): KernelInstance {
   const body = `
 ${entry} {
   let i = flatWorkgroup(wg, nwg) * ${IM2COL_WG}u + l;
@@ -98,3 +98,7 @@ ${entry} {
 }`;
   return kernel('swap_leading_axes', [ro('x'), rw('y')], [['A', 'u32'], ['B', 'u32'], ['C', 'u32']], body);
 }
+
+export const im2colKernel = family('im2col', im2colKernel_);
+export const col2imKernel = family('col2im', col2imKernel_);
+export const swapLeadingKernel = family('swapLeading', swapLeadingKernel_);

@@ -11,7 +11,7 @@
 // Quad variant: the 4 invocations of a quad hold 4 adjacent column tiles of the same rows (tilesN is
 // padded to a multiple of 4; this assumes quads are 4 consecutive local invocation indices, as on
 // every implementation we know), so each loads a quarter of A's values and quadBroadcast shares them.
-import { kernel, ro, rw, type BindingDecl, type KernelInstance, type Element } from './common.js';
+import { family, kernel, ro, rw, type BindingDecl, type KernelInstance, type Element } from './common.js';
 
 export type MatmulLayout = 'nt' | 'nn' | 'tn';
 export interface MatmulVariant {
@@ -66,7 +66,7 @@ export function matmulWorkgroups(v: MatmulVariant, m: number, n: number): { tile
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const plus = (k: string, u: number) => (u ? `${k} + ${u}u` : k);
 
-export function matmulKernel(v: MatmulVariant): KernelInstance {
+function matmulKernel_(v: MatmulVariant): KernelInstance {
   const [TM, TN] = matmulTile(v);
   const WG = v.wg ?? MATMUL_WG;
   if (TM % 4 || TN % 4) throw new Error('deepfried: matmul tiles must be multiples of 4');
@@ -176,3 +176,5 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u
   const k = kernel(name, bindings, [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['tilesN', 'u32'], ['tiles', 'u32']], body);
   return quad ? { ...k, code: `enable subgroups;\n${k.code}` } : k;
 }
+
+export const matmulKernel = family('matmul', matmulKernel_);

@@ -1,7 +1,7 @@
 // Optimizer updates and training-step bookkeeping. The step's hyper-parameters (learning rate,
 // Adam bias corrections, dropout seed) live in a small storage buffer written before each submit,
 // so one recorded step serves every iteration.
-import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 
 export const OPTIM_WG = 64;
 export const optimWorkgroups = (n: number): number => Math.ceil(n / OPTIM_WG);
@@ -19,14 +19,14 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: ve
 }`;
 
 /** SGD with momentum (Caffe/PyTorch form): v = μ·v + (g + λ·w); w -= lr·m·v, m the parameter's lr multiplier. */
-export const sgdKernel = (): KernelInstance => kernel('sgd_momentum',
+const sgdKernel_ = (): KernelInstance => kernel('sgd_momentum',
   [ro('hyper'), ro('grad'), rw('w'), rw('v')], [['n', 'u32'], ['momentum', 'f32'], ['decay', 'f32'], ['lrMul', 'f32']], body(`
   let vi = P.momentum * v[i] + grad[i] + P.decay * w[i];
   v[i] = vi;
   w[i] = w[i] - lr * P.lrMul * vi;`));
 
 /** Adam with bias corrections c1 = 1/(1−β1^t), c2 = 1/(1−β2^t) from the hyper buffer; L2 decay on the gradient. */
-export const adamKernel = (): KernelInstance => kernel('adam',
+const adamKernel_ = (): KernelInstance => kernel('adam',
   [ro('hyper'), ro('grad'), rw('w'), rw('m'), rw('v')],
   [['n', 'u32'], ['beta1', 'f32'], ['beta2', 'f32'], ['eps', 'f32'], ['decay', 'f32'], ['lrMul', 'f32']], body(`
   let gi = grad[i] + P.decay * w[i];
@@ -39,9 +39,13 @@ export const adamKernel = (): KernelInstance => kernel('adam',
   w[i] = w[i] - lr * P.lrMul * (mi * c1) / (sqrt(vi * c2) + P.eps);`));
 
 /** acc[k] += src[k] for k < n: running sums of loss and correct counts, read back every few steps. */
-export const accumulateKernel = (): KernelInstance => kernel('accumulate',
+const accumulateKernel_ = (): KernelInstance => kernel('accumulate',
   [ro('src'), rw('acc')], [['n', 'u32']], `
-@compute @workgroup_size(64)
+@compute @workgroup_size(${OPTIM_WG})
 fn main(@builtin(global_invocation_id) g: vec3u) {
   if (g.x < P.n) { acc[g.x] = acc[g.x] + src[g.x]; }
 }`);
+
+export const sgdKernel = family('sgd', sgdKernel_);
+export const adamKernel = family('adam', adamKernel_);
+export const accumulateKernel = family('accumulate', accumulateKernel_);

@@ -1,7 +1,7 @@
 // 2-D pooling forward over NCHW, one output element per invocation. Padded cells are skipped:
 // for max they never win (padding is -inf); for average they are left out of the count.
 // Max records the first maximum in row-major window order (strict >), as ih*W + iw in its plane.
-import { kernel, ro, rw, type KernelInstance, type Scalar } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance, type Scalar } from './common.js';
 
 export const POOL_WG = 64;
 export const poolWorkgroups = (n: number): number => Math.ceil(n / POOL_WG);
@@ -54,7 +54,7 @@ const cells = (window: [number, number] | undefined, stmt: string) => window
     }
   }`;
 
-export const maxPoolKernel = (withArgmax: boolean, window?: [number, number]): KernelInstance => kernel(
+const maxPoolKernel_ = (withArgmax: boolean, window?: [number, number]): KernelInstance => kernel(
   `max_pool${withArgmax ? '_argmax' : ''}${window ? `_${window[0]}x${window[1]}` : ''}`,
   [ro('x'), rw('y'), ...(withArgmax ? [rw('argmax', 'i32')] : [])], POOL_PARAMS, `${prologue}
   var best = 0.0;
@@ -65,7 +65,7 @@ export const maxPoolKernel = (withArgmax: boolean, window?: [number, number]): K
   ${withArgmax ? 'argmax[o] = arg;' : ''}
 }`);
 
-export const avgPoolKernel = (window?: [number, number]): KernelInstance => kernel(
+const avgPoolKernel_ = (window?: [number, number]): KernelInstance => kernel(
   `avg_pool${window ? `_${window[0]}x${window[1]}` : ''}`, [ro('x'), rw('y')], POOL_PARAMS, `${prologue}
   var s = 0.0;
   ${cells(window, 's += x[plane + u32(idx)];')}
@@ -76,7 +76,7 @@ export const avgPoolKernel = (window?: [number, number]): KernelInstance => kern
  * its two input rows read as vec2 (consecutive invocations read consecutive vec2s: lane-contiguous,
  * where the general kernel's stride-2 reads are scalarised per lane on SwiftShader). Same first-max
  * rule and argmax numbering as maxPoolKernel. */
-export const maxPool2x2Kernel = (withArgmax: boolean): KernelInstance => kernel(
+const maxPool2x2Kernel_ = (withArgmax: boolean): KernelInstance => kernel(
   `max_pool_tiles2x2${withArgmax ? '_argmax' : ''}`,
   [ro('x', 'vec2<f32>'), rw('y'), ...(withArgmax ? [rw('argmax', 'i32')] : [])], POOL_PARAMS, `${tileCell}
   let a = x[top];
@@ -89,3 +89,7 @@ export const maxPool2x2Kernel = (withArgmax: boolean): KernelInstance => kernel(
   y[o] = best;
   ${withArgmax ? 'argmax[o] = i32(2u * oh * P.W + 2u * ow + d);' : ''}
 }`);
+
+export const maxPoolKernel = family('maxPool', maxPoolKernel_);
+export const avgPoolKernel = family('avgPool', avgPoolKernel_);
+export const maxPool2x2Kernel = family('maxPool2x2', maxPool2x2Kernel_);

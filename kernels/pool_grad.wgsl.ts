@@ -5,7 +5,7 @@
 // Disjoint variant (stride >= kernel on both axes, e.g. 2×2/2): at most one window covers a cell,
 // oh = (ih + PH) / SH when (ih + PH) % SH < KH, so there is no loop (loops with per-lane trip
 // counts are slow on SwiftShader). Its Params.total counts invocations, not cells.
-import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 import { POOL_PARAMS, POOL_WG, tileCell } from './pool.wgsl.js';
 
 const prologue = `
@@ -68,7 +68,7 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wg: vec3
   }`).join('\n  ')}
 }`;
 
-export const maxPoolBackwardKernel = (disjoint: boolean): KernelInstance => kernel(
+const maxPoolBackwardKernel_ = (disjoint: boolean): KernelInstance => kernel(
   disjoint ? 'max_pool_backward_disjoint' : 'max_pool_backward',
   [ro('dy'), ro('argmax', 'i32'), rw('dx')], POOL_PARAMS, disjoint ? disjoint_(
     'if (argmax[o] == i32(ih * P.W + iw)) { g = dy[o]; }') : `${prologue}
@@ -82,7 +82,7 @@ export const maxPoolBackwardKernel = (disjoint: boolean): KernelInstance => kern
   dx[i] = g;
 }`);
 
-export const avgPoolBackwardKernel = (disjoint: boolean): KernelInstance => kernel(
+const avgPoolBackwardKernel_ = (disjoint: boolean): KernelInstance => kernel(
   disjoint ? 'avg_pool_backward_disjoint' : 'avg_pool_backward',
   [ro('dy'), rw('dx')], POOL_PARAMS, disjoint ? disjoint_(`let w0 = i32(ow) * P.SW - P.PW;
         g = dy[o] / f32(rows * (min(w0 + P.KW, i32(P.W)) - max(w0, 0)));`) : `${prologue}
@@ -101,10 +101,14 @@ export const avgPoolBackwardKernel = (disjoint: boolean): KernelInstance => kern
 /** Max-pool backward over exact 2×2/2 tiles (maxPool2x2Kernel's geometry): one output cell per
  * invocation writes its window's 4 cells of dx, as two vec2s. The tiles cover dx exactly once,
  * so this scatter is race-free and writes every cell. */
-export const maxPool2x2BackwardKernel = (): KernelInstance => kernel(
+const maxPool2x2BackwardKernel_ = (): KernelInstance => kernel(
   'max_pool_backward_tiles2x2', [ro('dy'), ro('argmax', 'i32'), rw('dx', 'vec2<f32>')], POOL_PARAMS, `${tileCell}
   let g = dy[o];
   let d = u32(argmax[o]) - (2u * oh * P.W + 2u * ow);
   dx[top] = vec2f(select(0.0, g, d == 0u), select(0.0, g, d == 1u));
   dx[top + P.OW] = vec2f(select(0.0, g, d == P.W), select(0.0, g, d == P.W + 1u));
 }`);
+
+export const maxPoolBackwardKernel = family('maxPoolBackward', maxPoolBackwardKernel_);
+export const avgPoolBackwardKernel = family('avgPoolBackward', avgPoolBackwardKernel_);
+export const maxPool2x2BackwardKernel = family('maxPool2x2Backward', maxPool2x2BackwardKernel_);

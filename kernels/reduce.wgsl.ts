@@ -1,12 +1,12 @@
 // Sum over the outer and inner axes of x viewed as [outer, channels, inner]:
 // out[c] = Σ_o Σ_i x[(o*channels + c)*inner + i]. Column sum of [R, C] is outer = R, inner = 1;
 // a conv bias gradient over NCHW is outer = N, inner = H*W. One invocation per channel.
-import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 
 export const REDUCE_WG = 64;
 export const reduceWorkgroups = (channels: number): number => Math.ceil(channels / REDUCE_WG);
 
-export const channelSumKernel = (): KernelInstance => kernel('channel_sum', [ro('x'), rw('out')],
+const channelSumKernel_ = (): KernelInstance => kernel('channel_sum', [ro('x'), rw('out')],
   [['outer', 'u32'], ['channels', 'u32'], ['inner', 'u32']], `
 @compute @workgroup_size(${REDUCE_WG})
 fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u) {
@@ -23,3 +23,5 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3u
   }
   out[c] = (s0 + s1) + (s2 + s3);
 }`);
+
+export const channelSumKernel = family('channelSum', channelSumKernel_);

@@ -3,12 +3,12 @@
 // magnitude). Optionally dlogits = (softmax - onehot)/N and correct = #rows whose first argmax is
 // the label. A label outside [0, C) makes its row's loss and gradient NaN (NaN comes from the
 // nanBits param: WGSL has no NaN literal), so the mean loss is NaN and the host can name the label.
-import { kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 
 export const XENT_WG = 64;
 export const NAN_BITS = 0x7fc00000;
 
-export function softmaxXentKernel(withGrad: boolean, withCorrect: boolean): KernelInstance {
+function softmaxXentKernel_(withGrad: boolean, withCorrect: boolean): KernelInstance {
   const name = `softmax_xent${withGrad ? '_grad' : ''}${withCorrect ? '_correct' : ''}`;
   return kernel(name, [ro('logits'), ro('labels', 'i32'), rw('loss'),
     ...(withGrad ? [rw('dlogits')] : []), ...(withCorrect ? [rw('correct')] : [])],
@@ -54,3 +54,5 @@ fn main(@builtin(local_invocation_index) l: u32) {
   }
 }`);
 }
+
+export const softmaxXentKernel = family('softmaxXent', softmaxXentKernel_);

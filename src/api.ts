@@ -1,37 +1,46 @@
-// The functional API of DESIGN.md §3: a thin layer over src/ops.
+// The functional API of DESIGN.md §3: a thin layer over src/ops. Every op returns its tensors at
+// once; the work is queued on the runtime (see src/gpu/runtime.ts).
 import { GpuRuntime, type RuntimeOptions, type Tensor } from './gpu/runtime.js';
 import * as ops from './ops/index.js';
 import type {
   Conv2dOptions, ConvGrads, FastfoodGrads, FastfoodParams, FwhtOptions, LinearGrads, PoolOptions,
 } from './ops/types.js';
 
+/** A WebGPU device with deepfried's pipelines, buffer pool and eager op queue. Make one with createRuntime(). */
 export class Runtime extends GpuRuntime {
+  /** @internal */
   static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
     const a = await GpuRuntime.acquire(opts);
-    const rt = new Runtime(a.device, a.info, a.owns, a.keepAlive);
+    const rt = new Runtime(a.device, a.info, a.owns, a.keepAlive, opts.tuning);
     await rt.verifySubgroups();
     return rt;
   }
 
-  fwht(x: Tensor, opts?: FwhtOptions): Promise<Tensor> { return ops.fwht(this, x, opts); }
-  fastfood(x: Tensor, p: FastfoodParams): Promise<Tensor> { return ops.fastfood(this, x, p); }
-  fastfoodBackward(x: Tensor, p: FastfoodParams, dy: Tensor): Promise<FastfoodGrads> { return ops.fastfoodBackward(this, x, p, dy); }
+  /** y = scale·H·x along the last axis (a power of two). */
+  fwht(x: Tensor, opts?: FwhtOptions): Tensor { return ops.fwht(this, x, opts); }
+  /** y = Fastfood(x) (DESIGN.md §3): x [N, inFeatures] → [N, outFeatures]. */
+  fastfood(x: Tensor, p: FastfoodParams): Tensor { return ops.fastfood(this, x, p); }
+  fastfoodBackward(x: Tensor, p: FastfoodParams, dy: Tensor): FastfoodGrads { return ops.fastfoodBackward(this, x, p, dy); }
 
-  conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts?: Conv2dOptions): Promise<Tensor> { return ops.conv2d(this, x, w, b, opts); }
-  conv2dBackward(x: Tensor, w: Tensor, dy: Tensor, opts?: Conv2dOptions): Promise<ConvGrads> { return ops.conv2dBackward(this, x, w, dy, opts); }
-  maxPool2d(x: Tensor, opts: PoolOptions): Promise<Tensor> { return ops.maxPool2d(this, x, opts); }
-  maxPool2dBackward(x: Tensor, dy: Tensor, opts: PoolOptions): Promise<Tensor> { return ops.maxPool2dBackward(this, x, dy, opts); }
-  avgPool2d(x: Tensor, opts: PoolOptions): Promise<Tensor> { return ops.avgPool2d(this, x, opts); }
-  avgPool2dBackward(x: Tensor, dy: Tensor, opts: PoolOptions): Promise<Tensor> { return ops.avgPool2dBackward(this, x, dy, opts); }
-  linear(x: Tensor, w: Tensor, b: Tensor | null): Promise<Tensor> { return ops.linear(this, x, w, b); }
-  linearBackward(x: Tensor, w: Tensor, dy: Tensor): Promise<LinearGrads> { return ops.linearBackward(this, x, w, dy); }
-  relu(x: Tensor): Promise<Tensor> { return ops.relu(this, x); }
-  reluBackward(x: Tensor, dy: Tensor): Promise<Tensor> { return ops.reluBackward(this, x, dy); }
-  softmaxCrossEntropy(logits: Tensor, labels: Tensor): Promise<Tensor> { return ops.softmaxCrossEntropy(this, logits, labels); }
-  softmaxCrossEntropyBackward(logits: Tensor, labels: Tensor): Promise<Tensor> { return ops.softmaxCrossEntropyBackward(this, logits, labels); }
+  /** NCHW convolution, weights [Cout, Cin, kh, kw]. */
+  conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts?: Conv2dOptions): Tensor { return ops.conv2d(this, x, w, b, opts); }
+  conv2dBackward(x: Tensor, w: Tensor, dy: Tensor, opts?: Conv2dOptions): ConvGrads { return ops.conv2dBackward(this, x, w, dy, opts); }
+  maxPool2d(x: Tensor, opts: PoolOptions): Tensor { return ops.maxPool2d(this, x, opts); }
+  maxPool2dBackward(x: Tensor, dy: Tensor, opts: PoolOptions): Tensor { return ops.maxPool2dBackward(this, x, dy, opts); }
+  avgPool2d(x: Tensor, opts: PoolOptions): Tensor { return ops.avgPool2d(this, x, opts); }
+  avgPool2dBackward(x: Tensor, dy: Tensor, opts: PoolOptions): Tensor { return ops.avgPool2dBackward(this, x, dy, opts); }
+  /** y = x·wᵀ + b, x [N, in], w [out, in]. */
+  linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor { return ops.linear(this, x, w, b); }
+  linearBackward(x: Tensor, w: Tensor, dy: Tensor): LinearGrads { return ops.linearBackward(this, x, w, dy); }
+  relu(x: Tensor): Tensor { return ops.relu(this, x); }
+  reluBackward(x: Tensor, dy: Tensor): Tensor { return ops.reluBackward(this, x, dy); }
+  /** Mean loss over the batch (a [1] tensor); labels are i32 [N]. */
+  softmaxCrossEntropy(logits: Tensor, labels: Tensor): Tensor { return ops.softmaxCrossEntropy(this, logits, labels); }
+  softmaxCrossEntropyBackward(logits: Tensor, labels: Tensor): Tensor { return ops.softmaxCrossEntropyBackward(this, logits, labels); }
 }
 
-/** Browser: navigator.gpu; Node: the `webgpu` package (Dawn); `{ device }` shares a caller's GPUDevice. */
+/** Browser: navigator.gpu; Node: the `webgpu` package (Dawn); `{ device }` shares a caller's
+ * GPUDevice (never destroyed by us); `{ tuning }` sets this runtime's kernel choices. */
 export function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   return Runtime.create(opts);
 }

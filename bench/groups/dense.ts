@@ -3,9 +3,9 @@
 import { fastfoodParams, fmtShape, ours, randTensor, type Ctx } from '../lib/context.js';
 import type { Row } from '../lib/types.js';
 import { fastfoodOps } from './fastfood.js';
-import { FASTFOOD_OPTIONS, splitRowsFit, splitRowsOn } from '../../src/ops/fastfood.js';
-import type { FastfoodParams } from '../../src/ops/types.js';
-import type { Tensor } from '../../src/gpu/runtime.js';
+import { splitRowsFit } from '../../src/ops/fastfood.js';
+import { createRuntime } from '../../src/api.js';
+import { installGpuTimer } from '../lib/gpu-timer.js';
 
 export interface DenseShape { inF: number; outF: number; label?: string }
 
@@ -21,6 +21,24 @@ export function denseShapes(quick: boolean): { batch: number; shapes: DenseShape
 }
 
 export async function fastfoodVsDenseGroup(ctx: Ctx): Promise<Row[]> {
+  // The alternate Fastfood forward path runs on a second runtime on the same device whose tuning
+  // flips splitRows (kernel choices belong to a runtime); made on first use, destroyed at the end.
+  // Its rows are timed like the others: on the GPU too where the main runtime is.
+  let alt: Ctx | null = null;
+  try {
+    return await rowsOf(ctx, async () => {
+      if (!alt) {
+        const rt = await createRuntime({ device: ctx.rt.device, tuning: { fastfood: { splitRows: !ctx.rt.tuning.fastfood.splitRows } } });
+        alt = { ...ctx, rt, timer: ctx.timer && !ctx.timer.disabled ? installGpuTimer(rt) : null };
+      }
+      return alt;
+    });
+  } finally {
+    (alt as Ctx | null)?.rt.destroy();
+  }
+}
+
+async function rowsOf(ctx: Ctx, alternate: () => Promise<Ctx>): Promise<Row[]> {
   const rows: Row[] = [];
   const { batch: n, shapes } = denseShapes(ctx.quick);
   const maxBinding = ctx.rt.limits.maxStorageBufferBindingSize;
@@ -31,29 +49,25 @@ export async function fastfoodVsDenseGroup(ctx: Ctx): Promise<Row[]> {
     const ffParam = blocks * d * 4 * 4;
     const ffWork = { bytes: (n * s.inF + n * s.outF) * 4 + ffParam, ops: n * blocks * fastfoodOps(d), paramBytes: ffParam };
     const ffExtra = { d, blocks, inFeatures: s.inF, outFeatures: s.outF, batch: n };
-    /** One Fastfood forward row, the call made by `forward`. */
-    const ffRow = async (op: string, forward: (x: Tensor, p: FastfoodParams) => Promise<Tensor>) => {
-      const row = await ours(ctx, 'fastfood-vs-dense', op, shape, ffWork, () => {
-        const x = randTensor(ctx.rt, [n, s.inF]);
-        const p = fastfoodParams(ctx.rt, d, blocks, s.outF);
-        return { inputs: [x, ...p.tensors], call: () => forward(x, p) };
+    /** One Fastfood forward row on `c.rt` (inputs made there: tensors cannot cross runtimes). */
+    const ffRow = async (c: Ctx, op: string) => {
+      const row = await ours(c, 'fastfood-vs-dense', op, shape, ffWork, () => {
+        const x = randTensor(c.rt, [n, s.inF]);
+        const p = fastfoodParams(c.rt, d, blocks, s.outF);
+        return { inputs: [x, ...p.tensors], call: () => c.rt.fastfood(x, p) };
       });
       return Object.assign(row, { extra: { ...ffExtra } as Record<string, number | string> });
     };
-    const ff = await ffRow('fastfood', (x, p) => ctx.rt.fastfood(x, p));
+    const ff = await ffRow(ctx, 'fastfood');
     rows.push(ff);
     // The ImageNet rows, where d is twice what workgroup memory holds, have two forward paths
     // (src/ops/fastfood.ts splitRows): time the one this adapter does not take by default too, so
     // that a run on a new adapter shows which is faster.
-    const probe = s.label ? randTensor(ctx.rt, [1, s.inF]) : null;
-    const split = probe ? splitRowsOn(probe) : false, alternative = probe ? splitRowsFit(ctx.rt, probe, d) : false;
-    probe?.dispose();
-    if (alternative) {
-      rows.push(await ffRow(split ? 'fastfood (multi-pass)' : 'fastfood (split rows)', async (x, p) => {
-        const saved = FASTFOOD_OPTIONS.splitRows;
-        FASTFOOD_OPTIONS.splitRows = !split;
-        try { return await ctx.rt.fastfood(x, p); } finally { FASTFOOD_OPTIONS.splitRows = saved; }
-      }));
+    const split = ctx.rt.tuning.fastfood.splitRows && ctx.rt.tuning.fastfood.path !== 'multipass';
+    if (s.label && splitRowsFit(ctx.rt, d)) {
+      const a = await alternate();
+      rows.push(await ffRow(a, split ? 'fastfood (multi-pass)' : 'fastfood (split rows)'));
+      a.rt.trim();
     }
     const wBytes = s.inF * s.outF * 4;
     const work = { flops: 2 * n * s.inF * s.outF, bytes: (n * s.inF + n * s.outF + s.outF) * 4 + wBytes, paramBytes: wBytes + s.outF * 4 };

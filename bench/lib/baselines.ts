@@ -15,9 +15,10 @@ export async function measureCopy(rt: GpuRuntime, timer: GpuTimer | null, budget
   const n = variant === 'vec4' ? words / 4 : words;
   const src = rt.zeros([words]), dst = rt.zeros([words]);
   try {
-    const prep = await rt.prepare(copyKernel(variant));
-    const wg = copyWorkgroups(n);
-    const t = await measureOurs(rt, timer, budget, () => rt.run(`copy ${variant}`, (r) => r.dispatch(prep, [src, dst], [n], wg)));
+    const kernel = copyKernel(variant);
+    await rt.prepare(kernel);
+    const workgroups = copyWorkgroups(n);
+    const t = await measureOurs(rt, timer, budget, () => rt.enqueue(`copy ${variant}`, [{ kernel, buffers: [src, dst], params: [n], workgroups }]));
     const bytes = 2 * words * 4;
     const p = pick(t);
     return { variant, spec: variant, bytes, gbps: bytes / (p.ms.median * 1e6), ms: p.ms, timing: p.timing };
@@ -31,13 +32,14 @@ export async function measureFma(rt: GpuRuntime, timer: GpuTimer | null, budget:
   const workgroups = 1024, wgSize = 64, invocations = workgroups * wgSize;
   const out = rt.empty([invocations]);
   try {
-    const prep = await rt.prepare(fmaKernel(v, wgSize));
-    const once = async (iters: number) => rt.run('fma', (r) => r.dispatch(prep, [out], [iters, 0.999, 0.001], workgroups));
+    const kernel = fmaKernel(v, wgSize);
+    await rt.prepare(kernel);
+    const once = (iters: number) => rt.enqueue('fma', [{ kernel, buffers: [out], params: [iters, 0.999, 0.001], workgroups }]);
     // Calibrate the loop length so one dispatch lasts about targetMs.
     let iters = 16;
     for (;;) {
       const t = performance.now();
-      await once(iters);
+      once(iters);
       await rt.sync();
       const ms = performance.now() - t;
       if (ms >= targetMs / 4 || iters >= 1 << 20) {

@@ -78,7 +78,7 @@ export function rederive(rows: Row[], b: Baselines): void {
  * returns the call to time; anything thrown becomes the row's status.
  */
 export async function ours(ctx: Ctx, group: string, op: string, shape: string, w: Work,
-  setup: () => Promise<{ call: () => Promise<unknown>; inputs: Tensor[] }> | { call: () => Promise<unknown>; inputs: Tensor[] }): Promise<Row> {
+  setup: () => Promise<{ call: () => unknown; inputs: Tensor[] }> | { call: () => unknown; inputs: Tensor[] }): Promise<Row> {
   const row: Row = { group, op, shape, status: 'ok' };
   let inputs: Tensor[] = [];
   try {

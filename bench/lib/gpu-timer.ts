@@ -1,41 +1,20 @@
 // GPU time of whatever a runtime submits, by timestamp queries on every compute pass.
 //
-// The ops record through rt.run(label, record) with a Recorder, whose compute pass takes no
-// timestampWrites. Rather than change the shared runtime, the timer wraps rt.run on this one runtime
-// instance: the op's record callback gets a stand-in recorder that opens its own passes (with
-// timestampWrites) on the same encoder, and the query results are resolved into a buffer before
-// rt.run finishes the encoder. Uniforms still go to the real recorder, so rt.run frees them as usual.
-import type { GpuRuntime, Prepared, Recorder, Tensor } from '../../src/gpu/runtime.js';
+// The runtime has a hook for this (rt.passTimer, src/gpu/submit.ts PassTimer): while it is set,
+// every batch the eager queue submits asks the factory for a timer, encodes each dispatch in a
+// compute pass of its own with the timer's timestampWrites, and calls resolve(encoder) after the
+// last pass, right before it finishes and submits the encoder. The timer resolves its queries into
+// a MAP_READ staging buffer there; the mapping starts one microtask later, once the batch is
+// submitted (a buffer must not be pending a map when a command buffer that uses it is submitted),
+// and collect() sums end − begin over every pass of every batch since the last reset().
+//
+// Only the eager queue's dispatches are timed: work queued as commands of its own (compiled
+// graphs, i.e. trainer steps; copies; clears) is not.
+import type { GpuRuntime } from '../../src/gpu/runtime.js';
+import type { PassTimer } from '../../src/gpu/submit.js';
 
+/** Passes one batch can time; a batch with more passes reports NaN (no GPU time for it). */
 const MAX_PASSES = 256;
-
-class TimedRecorder {
-  #pass: GPUComputePassEncoder | null = null;
-  passes = 0;
-  constructor(readonly real: Recorder, readonly querySet: GPUQuerySet) {}
-  get rt(): GpuRuntime { return this.real.rt; }
-  get encoder(): GPUCommandEncoder { return this.real.encoder; }
-  get uniforms(): GPUBuffer[] { return this.real.uniforms; }
-  dispatch(prep: Prepared, buffers: readonly (GPUBuffer | Tensor)[], params: readonly number[], workgroups: number): void {
-    const u = this.rt.uniform(prep.kernel, params);
-    this.real.uniforms.push(u);
-    const bg = this.rt.bindGroup(prep, u, buffers);
-    if (!this.#pass) {
-      const timestampWrites = this.passes < MAX_PASSES
-        ? { querySet: this.querySet, beginningOfPassWriteIndex: 2 * this.passes, endOfPassWriteIndex: 2 * this.passes + 1 }
-        : undefined;
-      if (timestampWrites) this.passes++;
-      this.#pass = this.encoder.beginComputePass({ label: 'deepfried (timed)', timestampWrites });
-    }
-    this.#pass.setPipeline(prep.pipeline);
-    this.#pass.setBindGroup(0, bg);
-    this.#pass.dispatchWorkgroups(...this.rt.grid(workgroups));
-  }
-  endPass(): void {
-    this.#pass?.end();
-    this.#pass = null;
-  }
-}
 
 /** Installs the timer on rt (only if the device has 'timestamp-query'); returns null otherwise. */
 export function installGpuTimer(rt: GpuRuntime): GpuTimer | null {
@@ -44,63 +23,86 @@ export function installGpuTimer(rt: GpuRuntime): GpuTimer | null {
 }
 
 export class GpuTimer {
+  /** Nanoseconds of each submitted batch since the last reset()/collect() (NaN: not all timed). */
   #pending: Promise<number>[] = [];
+  /** Query sets handed out to a batch whose resolve() has not come (yet). Factory and resolve()
+   * run in one synchronous stretch of the runtime's submit, so at any await an entry here is a
+   * batch whose encoding failed: its query set is destroyed at the next reset()/collect(). */
+  #open = new Set<GPUQuerySet>();
   #broken: string | null = null;
+
   constructor(readonly rt: GpuRuntime) {
-    const original = rt.run.bind(rt);
-    const device = rt.device;
-    rt.run = async (label: string, record: (r: Recorder) => void): Promise<void> => {
-      if (this.#broken) return original(label, record);
-      const querySet = device.createQuerySet({ label: 'bench timestamps', type: 'timestamp', count: 2 * MAX_PASSES });
-      let timed: TimedRecorder | null = null;
-      let resolve: GPUBuffer | null = null, staging: GPUBuffer | null = null;
-      try {
-        await original(label, (real) => {
-          timed = new TimedRecorder(real, querySet);
-          record(timed as unknown as Recorder);
-          timed.endPass();
-          if (timed.passes) {
-            const bytes = 16 * timed.passes;
-            resolve = device.createBuffer({ label: 'bench timestamps', size: bytes, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 /* COPY_SRC */ });
-            staging = device.createBuffer({ label: 'bench timestamps staging', size: bytes, usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */ });
-            real.encoder.resolveQuerySet(querySet, 0, 2 * timed.passes, resolve, 0);
-            real.encoder.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
-          }
-        });
-      } catch (e) {
-        querySet.destroy();
-        (resolve as GPUBuffer | null)?.destroy();
-        (staging as GPUBuffer | null)?.destroy();
-        throw e;
-      }
-      const passes = (timed as TimedRecorder | null)?.passes ?? 0;
-      const st = staging as GPUBuffer | null, rs = resolve as GPUBuffer | null;
-      if (!st || !passes) { querySet.destroy(); return; }
-      this.#pending.push(st.mapAsync(1 /* READ */).then(() => {
-        const t = new BigUint64Array(st.getMappedRange().slice(0));
-        let ns = 0;
-        for (let p = 0; p < passes; p++) ns += Number(t[2 * p + 1]! - t[2 * p]!);
-        st.unmap();
-        return ns;
-      }).finally(() => { st.destroy(); rs?.destroy(); querySet.destroy(); }));
+    rt.passTimer = () => this.#batchTimer();
+  }
+
+  #batchTimer(): PassTimer {
+    const rt = this.rt, device = rt.device;
+    let querySet: GPUQuerySet | null = null;
+    let passes = 0, overflow = false;
+    return {
+      next: (): GPUComputePassTimestampWrites | undefined => {
+        if (this.#broken) return undefined;
+        if (passes >= MAX_PASSES) { overflow = true; return undefined; }
+        if (!querySet) {
+          querySet = device.createQuerySet({ label: 'bench timestamps', type: 'timestamp', count: 2 * MAX_PASSES });
+          this.#open.add(querySet);
+        }
+        const p = passes++;
+        return { querySet, beginningOfPassWriteIndex: 2 * p, endOfPassWriteIndex: 2 * p + 1 };
+      },
+      resolve: (encoder: GPUCommandEncoder): void => {
+        const qs = querySet;
+        if (!qs || !passes) return;
+        this.#open.delete(qs);
+        const bytes = 16 * passes, count = passes, over = overflow;
+        const resolved = rt.createBuffer({ label: 'bench timestamps', size: bytes, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 /* COPY_SRC */ });
+        const staging = rt.createBuffer({ label: 'bench timestamps staging', size: bytes, usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */ });
+        encoder.resolveQuerySet(qs, 0, 2 * count, resolved, 0);
+        encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+        // The runtime submits the encoder synchronously after this returns: map from the next microtask.
+        this.#pending.push(Promise.resolve().then(() => staging.mapAsync(1 /* GPUMapMode.READ */)).then(() => {
+          const t = new BigUint64Array(staging.getMappedRange().slice(0));
+          staging.unmap();
+          if (over) return NaN;
+          let ns = 0;
+          for (let p = 0; p < count; p++) ns += Number(t[2 * p + 1]! - t[2 * p]!);
+          return ns;
+        }).finally(() => { staging.destroy(); resolved.destroy(); qs.destroy(); }));
+      },
     };
+  }
+
+  #dropOpen(): void {
+    for (const q of this.#open) q.destroy();
+    this.#open.clear();
   }
 
   /** Forgets what was recorded so far. */
   async reset(): Promise<void> {
-    await Promise.allSettled(this.#pending);
+    const all = this.#pending;
     this.#pending = [];
+    await Promise.allSettled(all);
+    this.#dropOpen();
   }
 
-  /** GPU milliseconds of everything submitted since the last reset()/collect(). */
+  /** GPU milliseconds of everything submitted since the last reset()/collect() (call after
+   * rt.sync(); NaN where a batch had more passes than one query set holds). */
   async collect(): Promise<number> {
     const all = this.#pending;
     this.#pending = [];
     const ns = await Promise.all(all);
+    this.#dropOpen();
     return ns.reduce((a, b) => a + b, 0) / 1e6;
   }
 
-  /** Turns the timer off (e.g. when its timestamps are not sane) without uninstalling it. */
-  disable(why: string): void { this.#broken = why; }
+  /** Turns the timer off (e.g. when its timestamps are not sane) without uninstalling it: batches
+   * are then encoded as one pass each, as without a timer. */
+  disable(why: string): void {
+    this.#broken = why;
+    if (this.rt.passTimer) this.rt.passTimer = null;
+  }
   get disabled(): string | null { return this.#broken; }
+
+  /** Takes the hook off the runtime. */
+  uninstall(): void { this.rt.passTimer = null; }
 }

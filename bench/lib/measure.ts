@@ -1,6 +1,7 @@
 // Timing one call: warm up (pipelines compile), then repeat within a budget. Our ops end each
 // repetition with a queue sync (wall clock) and, where the device has timestamps, are also timed on
-// the GPU. Fast calls are batched several to a repetition.
+// the GPU. Fast calls are batched several to a repetition. A call may return its result at once
+// (an eager op: its work is queued) or a promise (a trainer step); either is awaited.
 import type { GpuRuntime } from '../../src/gpu/runtime.js';
 import type { GpuTimer } from './gpu-timer.js';
 import { innerCalls, now, repsFor, stat, type Budget } from './stats.js';
@@ -15,7 +16,7 @@ export function disposeAll(r: unknown): void {
   for (const v of Object.values(r)) disposeAll(v);
 }
 
-export async function measureOurs(rt: GpuRuntime, timer: GpuTimer | null, budget: Budget, call: () => Promise<unknown>): Promise<Timed> {
+export async function measureOurs(rt: GpuRuntime, timer: GpuTimer | null, budget: Budget, call: () => unknown): Promise<Timed> {
   await timer?.reset();
   const t0 = now();
   disposeAll(await call());

@@ -4,7 +4,8 @@
 // repetitions of (op rate in that round ÷ baseline rate in that round). This cancels the load
 // swings of a shared machine, which move the op and the baselines together.
 import { copyKernel, copyWorkgroups, fmaKernel } from '../../kernels/bench.wgsl.js';
-import type { GpuRuntime, Prepared, Tensor } from '../../src/gpu/runtime.js';
+import type { KernelInstance } from '../../kernels/common.js';
+import type { GpuRuntime, Tensor } from '../../src/gpu/runtime.js';
 import type { GpuTimer } from './gpu-timer.js';
 import { now } from './stats.js';
 import type { Baselines } from './types.js';
@@ -14,27 +15,28 @@ export interface ProbeSample { gbps: number; gflops: number; gops: number }
 export class Probe {
   private constructor(
     readonly rt: GpuRuntime, readonly timer: GpuTimer | null,
-    readonly copy: { prep: Prepared; src: Tensor; dst: Tensor; n: number; wg: number; bytes: number },
-    readonly fma: { prep: Prepared; out: Tensor; iters: number; fmas: number },
+    readonly copy: { kernel: KernelInstance; src: Tensor; dst: Tensor; n: number; wg: number; bytes: number },
+    readonly fma: { kernel: KernelInstance; out: Tensor; iters: number; fmas: number },
   ) {}
 
   /** Short probes of the best copy and FMA variants in `b`: about copyMiB MiB and fmaMs ms each. */
   static async create(rt: GpuRuntime, timer: GpuTimer | null, b: Baselines, copyMiB: number, fmaMs: number): Promise<Probe> {
     const words = (copyMiB * 2 ** 20) / 4, v = b.copy.spec;
     const n = v === 'vec4' ? words / 4 : words;
-    const copy = { prep: await rt.prepare(copyKernel(v)), src: rt.zeros([words]), dst: rt.zeros([words]), n, wg: copyWorkgroups(n), bytes: 2 * words * 4 };
+    const copy = { kernel: copyKernel(v), src: rt.zeros([words]), dst: rt.zeros([words]), n, wg: copyWorkgroups(n), bytes: 2 * words * 4 };
     const fv = b.fma.spec, workgroups = 1024, wgSize = 64;
     // The start-of-run FMA loop ran b.fma.fmas FMAs in b.fma.ms.median ms: scale its length to fmaMs.
     const perIter = workgroups * wgSize * fv.accumulators * fv.width;
     const iters = Math.max(4, Math.round((b.fma.fmas / perIter) * fmaMs / b.fma.ms.median));
-    const fma = { prep: await rt.prepare(fmaKernel(fv, wgSize)), out: rt.empty([workgroups * wgSize]), iters, fmas: perIter * iters };
+    const fma = { kernel: fmaKernel(fv, wgSize), out: rt.empty([workgroups * wgSize]), iters, fmas: perIter * iters };
+    await Promise.all([rt.prepare(copy.kernel), rt.prepare(fma.kernel)]);
     return new Probe(rt, timer, copy, fma);
   }
 
-  async #time(run: () => Promise<void>): Promise<number> {
+  async #time(run: () => void): Promise<number> {
     await this.timer?.reset();
     const t = now();
-    await run();
+    run();
     await this.rt.sync();
     const wall = now() - t;
     const gpu = this.timer && !this.timer.disabled ? await this.timer.collect() : 0;
@@ -44,8 +46,8 @@ export class Probe {
   /** One round of baselines (copy, then FMA). Leaves the GPU timer reset. */
   async sample(): Promise<ProbeSample> {
     const c = this.copy, f = this.fma;
-    const copyMs = await this.#time(() => this.rt.run('probe copy', (r) => r.dispatch(c.prep, [c.src, c.dst], [c.n], c.wg)));
-    const fmaMs = await this.#time(() => this.rt.run('probe fma', (r) => r.dispatch(f.prep, [f.out], [f.iters, 0.999, 0.001], 1024)));
+    const copyMs = await this.#time(() => this.rt.enqueue('probe copy', [{ kernel: c.kernel, buffers: [c.src, c.dst], params: [c.n], workgroups: c.wg }]));
+    const fmaMs = await this.#time(() => this.rt.enqueue('probe fma', [{ kernel: f.kernel, buffers: [f.out], params: [f.iters, 0.999, 0.001], workgroups: 1024 }]));
     await this.timer?.reset();
     const gops = f.fmas / (fmaMs * 1e6);
     return { gbps: c.bytes / (copyMs * 1e6), gflops: 2 * gops, gops };

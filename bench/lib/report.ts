@@ -14,7 +14,8 @@ const rate = (r: { gbps?: number; gflops?: number }): string =>
   [r.gflops !== undefined ? `${fmt(r.gflops)} GFLOP/s` : '', r.gbps !== undefined ? `${fmt(r.gbps)} GB/s` : ''].filter(Boolean).join(', ') || '-';
 const frac = (r: Row): string =>
   [r.fracRoofline !== undefined ? `${pct(r.fracRoofline)} roof` : '', r.fracCopy !== undefined ? `${pct(r.fracCopy)} copy` : '',
-    r.fracFma !== undefined ? `${pct(r.fracFma)} FMA` : ''].filter(Boolean).join(', ') || '-';
+    r.fracFma !== undefined ? `${pct(r.fracFma)} FMA` : '',
+    typeof r.extra?.timesFloor === 'number' ? `${fmt(r.extra.timesFloor)}× floor` : ''].filter(Boolean).join(', ') || '-';
 /** How many fractions of this run's rows (ours and the peer's) exceed 1. */
 const overFull = (r: BenchResults): number => r.groups.flatMap((g) => g.rows).flatMap((x) => [x.fracRoofline, x.fracCopy, x.fracFma, x.peer?.fracCopy, x.peer?.fracFma])
   .filter((f) => f !== undefined && f > 1).length;
@@ -137,6 +138,11 @@ const NOTES: Record<string, string> = {
     'its backward the Conv2DBackpropInput and Conv2DBackpropFilter kernels plus a sum for db. The "tfjs only" rows time tfjs\'s dx and dw kernels alone.',
   pool: 'Bytes: forward x read + y written; backward x, dy read + dx written. tfjs backward is its MaxPoolGrad kernel.',
   linear: 'FLOP = 2·N·in·out forward, twice that backward. tfjs: fused matMul with bias; backward two matMuls and a sum.',
+  overhead: 'Eager-op overhead: wall time per op, caches warm (pipelines compiled, buffers pooled), GPU timer off. ' +
+    '"eager" rows are the public API (`rt.relu` chained, read once at the end; `await rt.conv2d(x, w, b).read()` per call); ' +
+    'the "floor" rows record the same dispatches with `rt.record` (one call per op, encodeRelu / encodeConv2d) into one caller-owned encoder, ' +
+    'copy the result to a MAP_READ buffer, submit and map it: the least a caller pays for the same work and the same answer on the host. ' +
+    'The two alternate within each repetition; "× floor" is the median over repetitions of ours ÷ floor.',
 };
 
 /** Log-log plot of Fastfood and dense forward time (wall clock) against d, square shapes only. */

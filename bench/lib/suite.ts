@@ -4,6 +4,7 @@ import { createRuntime } from '../../src/api.js';
 import { fastfoodVsDenseGroup } from '../groups/dense.js';
 import { fastfoodGroup, fwhtGroup } from '../groups/fastfood.js';
 import { convGroup, linearGroup, poolGroup } from '../groups/layers.js';
+import { overheadGroup } from '../groups/overhead.js';
 import { trainGroup } from '../groups/train.js';
 import { measureBaselines, remeasureBaselines } from './baselines.js';
 import { Probe } from './probe.js';
@@ -25,6 +26,7 @@ export const GROUPS: GroupDef[] = [
   { name: 'pool', peer: true, run: poolGroup },
   { name: 'linear', peer: true, run: linearGroup },
   { name: 'train-step', peer: true, run: trainGroup },
+  { name: 'overhead', peer: false, run: overheadGroup },
 ];
 
 export function selectGroups(filter?: string): GroupDef[] {

@@ -1,4 +1,5 @@
 // The project's performance targets, each met / not met / not measured, from the results alone.
+import { OVERHEAD_OPS, RELU_CHAIN } from '../groups/overhead.js';
 import type { BenchResults, Row, Target } from './types.js';
 
 const rowsOf = (r: Omit<BenchResults, 'targets'>, group: string): Row[] => r.groups.find((g) => g.name === group)?.rows ?? [];
@@ -77,6 +78,34 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): Target[] {
     out.push(swiftshader || r.adapter.isFallbackAdapter
       ? { name, status: 'not measured', detail: `the adapter is a CPU driver (${r.adapter.architecture || r.adapter.description}); this target is for a GPU` }
       : fastfoodFraction(r, name, 'fracCopy', 256, 0.8));
+  }
+  // 6. Eager-op overhead: 300 chained relu [1, 256], per op, within 1.5× of the rt.record floor.
+  {
+    const name = `eager op overhead ≤ 1.5× the rt.record floor (${RELU_CHAIN} chained relu [1, 256], one read, per op)`;
+    const row = rowsOf(r, 'overhead').find((x) => x.op === OVERHEAD_OPS.reluEager);
+    const floor = row?.extra?.floorMs, times = row?.extra?.timesFloor;
+    if (!row || row.status !== 'ok' || typeof floor !== 'number' || typeof times !== 'number') {
+      out.push({ name, status: 'not measured', detail: `ours: ${row?.status ?? 'not run'}` });
+    } else {
+      out.push({
+        name, status: times <= 1.5 ? 'met' : 'not met', value: `${f2(times)}×`,
+        detail: `ours ${row.wallMs!.median.toPrecision(3)} ms per op, floor ${floor.toPrecision(3)} ms per op (wall clock, caches warm; ratio: median over repetitions)`,
+      });
+    }
+  }
+  // 7. One awaited MNIST conv2 on one image ≤ 2 ms per call.
+  {
+    const name = 'one awaited MNIST conv2 call on one image ≤ 2 ms (1×20×12×12 ⊛ 50×20×5×5, await rt.conv2d(x, w, b).read())';
+    const row = rowsOf(r, 'overhead').find((x) => x.op === OVERHEAD_OPS.convEager);
+    if (!row || row.status !== 'ok' || !row.wallMs) {
+      out.push({ name, status: 'not measured', detail: `ours: ${row?.status ?? 'not run'}` });
+    } else {
+      const floor = row.extra?.floorMs, times = row.extra?.timesFloor;
+      out.push({
+        name, status: row.wallMs.median <= 2 ? 'met' : 'not met', value: `${f2(row.wallMs.median)} ms`,
+        detail: `wall clock per call, caches warm${typeof floor === 'number' && typeof times === 'number' ? `; rt.record floor ${f2(floor)} ms (ours ${f2(times)}× it)` : ''}`,
+      });
+    }
   }
   // A quick run measures reduced shapes: nothing it finds can meet or miss a target.
   if (r.meta.quick) {

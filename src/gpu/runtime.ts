@@ -1,96 +1,52 @@
-// The GPU runtime: device, tensors, pipeline cache, uniform packing, error surfacing.
+// The GPU runtime: device, tensors, buffer pool, the eager queue, error surfacing.
+//
+// Ops are queued, not submitted: an op checks its arguments, allocates its outputs and appends its
+// dispatches to the open batch, all synchronously, and returns its tensors. A batch is submitted
+// as one command buffer by read(), sync(), or once it holds MAX_BATCH dispatches. Buffers freed
+// while queued work may still use them (disposed tensors, scratch) go back to the pool only after
+// that batch is submitted, and a write into an existing tensor while work is queued is queued too,
+// so queue.writeBuffer never overtakes recorded work (DESIGN.md §2.5).
 import type { KernelInstance } from '../../kernels/common.js';
+import { subgroupLayoutKernel } from '../../kernels/probe.wgsl.js';
 import { acquireAdapter, keepAliveForever } from './acquire.js';
+import { PipelineCache, type Prepared } from './pipelines.js';
+import { bindAll, encodeBound, grid, packParams, type PassTimer, type Unbound } from './submit.js';
+import { ARRAYS, checkFinite, checkShape, dtypeOf, shapeSize, Tensor, type DType, type TensorRef, type TypedArray } from './tensor.js';
+import { resolveTuning, type Tuning, type TuningOptions } from './tuning.js';
 
-export type DType = 'f32' | 'i32' | 'u32';
-export type TypedArray = Float32Array | Int32Array | Uint32Array;
+export { Tensor, checkFinite, checkShape, describe, shapeSize, type DType, type TensorRef, type TypedArray } from './tensor.js';
+export type { Prepared } from './pipelines.js';
 
-const ARRAYS = { f32: Float32Array, i32: Int32Array, u32: Uint32Array } as const;
 const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
-
-export function shapeSize(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-/** Throws naming the first NaN or infinity in float data (`what` names the data). */
-export function checkFinite(data: ArrayLike<number>, what: string): void {
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) throw new Error(`deepfried: ${what} has a non-finite value (${data[i]}) at index ${i}`);
-  }
-}
-
-/** A short description of a value for an error message (never the whole of a large array). */
-export function describe(v: unknown): string {
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<number>).length ?? v.byteLength} elements`;
-  if (Array.isArray(v) && v.length > 8) return `[${v.slice(0, 8).map((x) => JSON.stringify(x)).join(',')},… (${v.length} elements)]`;
-  const s = typeof v === 'function' ? 'a function' : JSON.stringify(v) ?? String(v);
-  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
-}
-
-export function checkShape(shape: readonly number[], what = 'shape'): void {
-  if (!Array.isArray(shape) || shape.length === 0) throw new Error(`deepfried: ${what} must be a non-empty array, got ${describe(shape)}`);
-  for (const s of shape) {
-    if (!Number.isInteger(s) || s <= 0) throw new Error(`deepfried: ${what} ${describe(shape)} has a dimension that is not a positive integer`);
-  }
-}
-
-export class Tensor {
-  #buffer: GPUBuffer | null;
-  readonly size: number;
-  constructor(
-    readonly rt: GpuRuntime,
-    buffer: GPUBuffer,
-    readonly shape: readonly number[],
-    readonly dtype: DType,
-    /** Caller-owned buffers (rt.wrap) are never destroyed or pooled by us. */
-    readonly owned: boolean,
-  ) {
-    this.#buffer = buffer;
-    this.size = shapeSize(shape);
-  }
-  get disposed(): boolean { return this.#buffer === null; }
-  get byteLength(): number { return this.size * 4; }
-  /** The underlying buffer; throws if the tensor was disposed. */
-  get buffer(): GPUBuffer {
-    if (!this.#buffer) throw new Error(`deepfried: tensor [${this.shape}] was used after dispose()`);
-    return this.#buffer;
-  }
-  async read(): Promise<TypedArray> {
-    return this.rt.readBuffer(this.buffer, this.byteLength, this.dtype);
-  }
-  dispose(): void {
-    if (!this.#buffer) return;
-    if (this.owned) this.rt.release(this.#buffer);
-    this.#buffer = null;
-  }
-}
-
-export interface Prepared {
-  kernel: KernelInstance;
-  pipeline: GPUComputePipeline;
-  layout: GPUBindGroupLayout;
-}
+/** Dispatches a batch collects before it is submitted without being asked: 300 chained ReLUs on
+ * [1, 256] then cost 3 submits. */
+const MAX_BATCH = 128;
 
 /** One kernel launch: what an op asks the runtime (or the graph scheduler) to record. */
 export interface Dispatch {
   kernel: KernelInstance;
-  buffers: readonly (GPUBuffer | Tensor)[];
+  buffers: readonly (GPUBuffer | TensorRef)[];
   params: readonly number[];
   workgroups: number;
 }
 
-/** What an op's encoder may use: the device's capabilities and scratch memory that lives as long
- * as the dispatches it returns (freed after a functional call; kept by a compiled graph). */
+/** What an op's encoder may use: the device's capabilities, the runtime's tuning, and scratch
+ * memory that lives as long as the dispatches it returns (an eager op's until its batch is
+ * submitted; a compiled graph's for the graph's life). */
 export interface EncodeContext {
   readonly hasSubgroups: boolean;
+  readonly subgroupLanes: number;
   readonly limits: GPUSupportedLimits;
-  scratch(shape: readonly number[], dtype?: DType, label?: string): Tensor;
+  readonly tuning: Tuning;
+  scratch(shape: readonly number[], dtype?: DType, label?: string): TensorRef;
 }
 
 export interface RuntimeOptions {
   /** Share a caller's device; the runtime then never destroys it. */
   device?: GPUDevice;
   powerPreference?: GPUPowerPreference;
+  /** Kernel choices for this runtime, over the defaults for its adapter (src/gpu/tuning.ts). */
+  tuning?: TuningOptions;
 }
 
 export interface RuntimeStats {
@@ -100,7 +56,10 @@ export interface RuntimeStats {
   liveBytes: number;
   pooledBuffers: number;
   pooledBytes: number;
+  /** Compiled pipelines. */
   pipelines: number;
+  /** Dispatches queued and not yet submitted. */
+  queued: number;
 }
 
 const WANTED_LIMITS = [
@@ -109,9 +68,26 @@ const WANTED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
+type Item =
+  | { kind: 'dispatch'; label: string; prep: Prepared | Promise<Prepared>; buffers: GPUBuffer[]; params: Uint32Array; grid: [number, number] }
+  | { kind: 'encode'; label: string; encode(encoder: GPUCommandEncoder): void; wait?: Promise<unknown> };
+
+/** Work queued for one submit, and the buffers to free once it is submitted. */
+class Batch {
+  items: Item[] = [];
+  dispatches = 0;
+  /** Back to the pool after the submit. */
+  release: GPUBuffer[] = [];
+  /** Destroyed after the submit (staging of queued writes). */
+  destroy: GPUBuffer[] = [];
+  get empty(): boolean { return !this.items.length && !this.release.length && !this.destroy.length; }
+}
+
 export class GpuRuntime {
   readonly device: GPUDevice;
   readonly adapterInfo: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
+  /** The kernel choices of this runtime: what createRuntime({ tuning }) asked for over its adapter's defaults. */
+  readonly tuning: Tuning;
   #subgroupLanes: number;
   /** Whether kernels may use subgroup operations: the device has the feature and the lane layout
    * they assume held in verifySubgroups(). */
@@ -124,14 +100,25 @@ export class GpuRuntime {
   #keepAlive: unknown;
   #lost: string | null = null;
   #uncaptured: string | null = null;
-  #pipelines = new Map<string, Promise<Prepared>>();
+  readonly #pipelines: PipelineCache;
   #pool = new Map<number, GPUBuffer[]>();
   #pooledBytes = 0;
   /** Every buffer createBuffer made and nobody destroyed yet (rt.destroy() frees them). */
   #buffers = new Set<GPUBuffer>();
   #liveBytes = 0;
+  #batch = new Batch();
+  /** Batches handed to #submit and not yet submitted (waiting for their pipelines). */
+  #unsubmitted = 0;
+  #tail: Promise<void> = Promise.resolve();
+  /** The first error of submitted work, thrown by the next read()/sync(). */
+  #error: Error | null = null;
+  #scopes: Promise<void>[] = [];
+  #tidy: Set<Tensor>[] = [];
+  readonly #ctx: EncodeContext;
+  /** @internal Times every submitted dispatch (the bench's GPU timer); null: one pass per batch. */
+  passTimer: (() => PassTimer) | null = null;
 
-  protected constructor(device: GPUDevice, info: GPUAdapterInfo | undefined, owns: boolean, keepAlive: unknown) {
+  protected constructor(device: GPUDevice, info: GPUAdapterInfo | undefined, owns: boolean, keepAlive: unknown, tuning?: TuningOptions) {
     this.device = device;
     this.ownsDevice = owns;
     this.#keepAlive = keepAlive;
@@ -140,13 +127,21 @@ export class GpuRuntime {
       vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', description: info?.description ?? '',
       isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
     };
+    this.tuning = resolveTuning(this.adapterInfo, tuning);
     const minSize = (info as { subgroupMinSize?: number } | undefined)?.subgroupMinSize;
     this.#subgroupLanes = !device.features.has('subgroups') ? 0
       : minSize !== undefined && minSize >= 4 && (minSize & (minSize - 1)) === 0 ? minSize : 4;
     this.hasTimestamps = device.features.has('timestamp-query');
+    this.#pipelines = new PipelineCache(device);
     device.lost.then((l) => { this.#lost = `${l.reason}: ${l.message}`; });
     device.addEventListener('uncapturederror', (e) => {
       this.#uncaptured ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
+    this.#ctx = this.contextWith((shape, dtype = 'f32', label = 'scratch') => {
+      checkShape(shape, `${label} shape`);
+      const buffer = this.alloc(shapeSize(shape) * 4, `${label}[${shape}]`);
+      this.#batch.release.push(buffer);
+      return new Tensor(this, buffer, [...shape], dtype, false);
     });
   }
 
@@ -174,52 +169,32 @@ export class GpuRuntime {
 
   /** The subgroup kernels (row butterflies, matmul quads) assume that a subgroup's lanes are
    * consecutive local invocation indices, at least subgroupLanes of them, as on every
-   * implementation we know. One small dispatch checks it; where it does not hold, subgroups are
-   * turned off (the kernels then take their workgroup-memory paths). createRuntime() runs it;
-   * `lanes` (tests) checks for a different lane count. */
+   * implementation we know. One small dispatch (kernels/probe.wgsl.ts) checks it; where it does
+   * not hold, subgroups are turned off (the kernels then take their workgroup-memory paths).
+   * createRuntime() runs it; `lanes` (tests) checks for a different lane count. */
   async verifySubgroups(lanes = this.#subgroupLanes): Promise<void> {
-    const Q = this.#subgroupLanes ? lanes : 0;
-    if (!Q) return;
-    const d = this.device, W = Math.min(256, d.limits.maxComputeInvocationsPerWorkgroup);
-    const masks = Array.from({ length: Math.log2(Q) }, (_, b) => 1 << b);
-    const code = `enable subgroups;
-@group(0) @binding(0) var<storage, read_write> out: array<u32>;
-@compute @workgroup_size(${W}) fn main(@builtin(local_invocation_index) l: u32, @builtin(subgroup_size) s: u32) {
-  // every subgroup op runs in uniform control flow (no short-circuit before it)
-  var ok = s >= ${Q}u;
-  ${masks.map((m) => `let x${m} = subgroupShuffleXor(l, ${m}u);`).join('\n  ')}
-  let q = quadBroadcast(l, 0u);
-  ${masks.map((m) => `ok = ok & (x${m} == (l ^ ${m}u));`).join('\n  ')}
-  ok = ok & (q == (l & ~3u));
-  out[l] = select(0u, 1u, ok);
-}`;
-    d.pushErrorScope('validation');
-    const out = d.createBuffer({ label: 'deepfried subgroup check', size: W * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const read = d.createBuffer({ label: 'deepfried subgroup check readback', size: W * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    if (!this.#subgroupLanes || !lanes) return;
+    const W = Math.min(256, this.limits.maxComputeInvocationsPerWorkgroup);
+    const kernel = subgroupLayoutKernel(W, lanes);
     try {
-      const pipeline = d.createComputePipeline({ label: 'deepfried subgroup check', layout: 'auto', compute: { module: d.createShaderModule({ code }), entryPoint: 'main' } });
-      const enc = d.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, d.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] }));
-      pass.dispatchWorkgroups(1);
-      pass.end();
-      enc.copyBufferToBuffer(out, 0, read, 0, W * 4);
-      d.queue.submit([enc.finish()]);
-      const err = await d.popErrorScope();
-      if (err) { this.#subgroupLanes = 0; return; }
-      await read.mapAsync(GPUMapMode.READ);
-      const ok = new Uint32Array(read.getMappedRange()).every((v) => v === 1);
-      read.unmap();
-      if (!ok) this.#subgroupLanes = 0;
+      await this.prepare(kernel);
+    } catch {
+      this.#subgroupLanes = 0;
+      return;
+    }
+    const out = this.empty([W], 'u32', 'subgroup probe');
+    try {
+      this.enqueue('subgroup probe', [{ kernel, buffers: [out], params: [], workgroups: 1 }]);
+      if (!(await out.read()).every((v) => v === 1)) this.#subgroupLanes = 0;
+    } catch {
+      this.#subgroupLanes = 0;
     } finally {
-      out.destroy();
-      read.destroy();
+      out.dispose();
     }
   }
 
   // ---------------------------------------------------------------- buffers and tensors
-  /** Every GPU buffer deepfried makes goes through here, so stats().liveBuffers counts them all. */
+  /** @internal Every GPU buffer deepfried makes goes through here, so stats().liveBuffers counts them all. */
   createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
     const b = this.device.createBuffer(desc);
     this.#buffers.add(b);
@@ -229,7 +204,7 @@ export class GpuRuntime {
     return b;
   }
 
-  /** A storage buffer of at least `bytes`, from the pool when one fits exactly. */
+  /** @internal A storage buffer of at least `bytes`, from the pool when one fits exactly. */
   alloc(bytes: number, label = 'deepfried'): GPUBuffer {
     this.check();
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
@@ -243,8 +218,13 @@ export class GpuRuntime {
     return this.createBuffer({ label, size, usage: BUFFER_USAGE });
   }
 
-  /** Returns a buffer made by alloc() to the pool (destroyed once the pool is large). */
+  /** @internal Returns a buffer made by alloc(): to the pool once no queued work can use it. */
   release(buffer: GPUBuffer): void {
+    if (this.#batch.items.length || this.#unsubmitted) this.#batch.release.push(buffer);
+    else this.#pool1(buffer);
+  }
+
+  #pool1(buffer: GPUBuffer): void {
     if (this.#lost !== null || this.#pooledBytes + buffer.size > 256 * 2 ** 20) {
       buffer.destroy();
       return;
@@ -265,36 +245,65 @@ export class GpuRuntime {
   stats(): RuntimeStats {
     let pooled = 0;
     for (const l of this.#pool.values()) pooled += l.length;
-    return { liveBuffers: this.#buffers.size, liveBytes: this.#liveBytes, pooledBuffers: pooled, pooledBytes: this.#pooledBytes, pipelines: this.#pipelines.size };
+    return {
+      liveBuffers: this.#buffers.size, liveBytes: this.#liveBytes, pooledBuffers: pooled, pooledBytes: this.#pooledBytes,
+      pipelines: this.#pipelines.size, queued: this.#batch.dispatches,
+    };
+  }
+
+  #make(buffer: GPUBuffer, shape: readonly number[], dtype: DType, owned: boolean): Tensor {
+    const t = new Tensor(this, buffer, [...shape], dtype, owned);
+    this.#tidy.at(-1)?.add(t);
+    return t;
   }
 
   /** Uploads data as a tensor. Float data must be finite. */
   tensor(data: TypedArray, shape: readonly number[]): Tensor {
     if (Array.isArray(data) && ArrayBuffer.isView(shape)) throw new Error('deepfried: rt.tensor(data, shape) takes the data first: the arguments look swapped');
     checkShape(shape, 'tensor shape');
-    const dtype: DType = data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32'
-      : data instanceof Uint32Array ? 'u32' : (() => { throw new Error('deepfried: tensor data must be a Float32Array, Int32Array or Uint32Array'); })();
+    const dtype = dtypeOf(data);
     const n = shapeSize(shape);
     if (data.length !== n) throw new Error(`deepfried: tensor data has ${data.length} elements but shape [${shape}] needs ${n}`);
     if (dtype === 'f32') checkFinite(data, 'tensor data');
+    // a buffer from alloc() is fresh or pooled, so no queued work uses it: write it now
     const buffer = this.alloc(n * 4, `tensor[${shape}]`);
     this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, n * 4);
-    return new Tensor(this, buffer, [...shape], dtype, true);
+    const t = this.#make(buffer, shape, dtype, true);
+    if (dtype !== 'f32') t.host = (data as Int32Array | Uint32Array).slice();
+    return t;
   }
 
   /** A new tensor whose contents the next kernel overwrites. */
   empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
     checkShape(shape, `${label} shape`);
-    return new Tensor(this, this.alloc(shapeSize(shape) * 4, `${label}[${shape}]`), [...shape], dtype, true);
+    return this.#make(this.alloc(shapeSize(shape) * 4, `${label}[${shape}]`), shape, dtype, true);
   }
 
-  /** A zero-filled tensor. */
+  /** A zero-filled tensor (the clear is queued). */
   zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
-    const t = this.empty(shape, dtype);
-    const enc = this.device.createCommandEncoder();
-    enc.clearBuffer(t.buffer);
-    this.device.queue.submit([enc.finish()]);
+    const t = this.empty(shape, dtype, 'zeros');
+    const b = t.buffer;
+    this.#batch.items.push({ kind: 'encode', label: 'zeros', encode: (enc) => enc.clearBuffer(b) });
     return t;
+  }
+
+  /** Overwrites a tensor's data, in queue order: after the work queued before it, before the work queued after it. */
+  write(t: Tensor, data: TypedArray): void {
+    const buffer = t.buffer;
+    if (dtypeOf(data) !== t.dtype) throw new Error(`deepfried: write: tensor [${t.shape}] is ${t.dtype}, data is ${dtypeOf(data)}`);
+    if (data.length !== t.size) throw new Error(`deepfried: write: tensor [${t.shape}] has ${t.size} elements, data has ${data.length}`);
+    if (t.dtype === 'f32') checkFinite(data, 'write data');
+    this.check();
+    if (!this.#batch.items.length && !this.#unsubmitted) {
+      this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    } else {
+      const staging = this.createBuffer({ label: 'deepfried write', size: Math.ceil(data.byteLength / 4) * 4, usage: 0x4 /* COPY_SRC */, mappedAtCreation: true });
+      new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      staging.unmap();
+      this.#batch.items.push({ kind: 'encode', label: 'write', encode: (enc) => enc.copyBufferToBuffer(staging, 0, buffer, 0, data.byteLength) });
+      this.#batch.destroy.push(staging);
+    }
+    t.host = t.dtype === 'f32' ? undefined : (data as Int32Array | Uint32Array).slice();
   }
 
   /** Wraps a caller-owned buffer (never destroyed by deepfried). */
@@ -302,18 +311,29 @@ export class GpuRuntime {
     checkShape(shape, 'wrapped buffer shape');
     if (buffer.size < shapeSize(shape) * 4) throw new Error(`deepfried: buffer of ${buffer.size} bytes is too small for shape [${shape}]`);
     if (!(buffer.usage & 0x80)) throw new Error('deepfried: a wrapped buffer needs GPUBufferUsage.STORAGE');
-    return new Tensor(this, buffer, [...shape], dtype, false);
+    return this.#make(buffer, shape, dtype, false);
   }
 
-  async readBuffer(buffer: GPUBuffer, bytes: number, dtype: DType): Promise<TypedArray> {
+  /** @internal tensor.read(): submits the queue with a copy of the tensor at its end, and maps it. */
+  async read(t: Tensor): Promise<TypedArray> {
+    const buffer = t.buffer, bytes = t.byteLength, dtype = t.dtype;
+    const raw = await this.readback(bytes, `read [${t.shape}]`, (enc, staging) => enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes));
+    return new ARRAYS[dtype](raw);
+  }
+
+  /** @internal Queues `encode` (which copies into the staging buffer it is given), submits the
+   * queue, and returns the staging buffer's bytes. Errors of any queued work reject here. */
+  async readback(bytes: number, label: string, encode: (enc: GPUCommandEncoder, staging: GPUBuffer) => void): Promise<ArrayBuffer> {
     this.check();
-    const staging = this.createBuffer({ label: 'deepfried staging', size: bytes, usage: 0x1 /* MAP_READ */ | 0x8 });
+    const staging = this.createBuffer({ label: `deepfried staging (${label})`, size: Math.ceil(bytes / 4) * 4, usage: 0x1 /* MAP_READ */ | 0x8 });
     try {
-      const enc = this.device.createCommandEncoder({ label: 'deepfried read' });
-      enc.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
-      this.device.queue.submit([enc.finish()]);
-      await staging.mapAsync(1 /* GPUMapMode.READ */);
-      const out = new ARRAYS[dtype](staging.getMappedRange().slice(0));
+      this.#batch.items.push({ kind: 'encode', label, encode: (enc) => encode(enc, staging) });
+      await this.flush();
+      const mapped = staging.mapAsync(1 /* GPUMapMode.READ */);
+      mapped.catch(() => {});
+      await this.#settle();
+      await mapped;
+      const out = staging.getMappedRange().slice(0, bytes);
       staging.unmap();
       return out;
     } catch (e) {
@@ -324,145 +344,156 @@ export class GpuRuntime {
     }
   }
 
-  // ---------------------------------------------------------------- pipelines and dispatch
-  /** The compiled pipeline of a kernel, cached on everything that changes it. */
-  prepare(kernel: KernelInstance): Promise<Prepared> {
-    this.check();
-    const key = JSON.stringify([kernel.entryPoint, kernel.bindings, kernel.params, kernel.constants ?? {}]) + kernel.code;
-    let p = this.#pipelines.get(key);
-    if (!p) {
-      p = this.#compile(kernel);
-      this.#pipelines.set(key, p);
-      p.catch(() => this.#pipelines.delete(key));
-    }
-    return p;
-  }
-
-  async #compile(kernel: KernelInstance): Promise<Prepared> {
-    const d = this.device;
-    const label = `deepfried:${kernel.name}`;
-    // Push and pop with no await between: error scopes are one stack per device, and a scope left
-    // open across an await would catch (and name) another kernel's compile running concurrently.
-    d.pushErrorScope('validation');
-    const module = d.createShaderModule({ label, code: kernel.code });
-    const scope = d.popErrorScope();
-    const [info, moduleError] = await Promise.all([module.getCompilationInfo(), scope]);
-    const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length || moduleError) {
-      const text = errors.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n') || moduleError?.message;
-      throw new Error(`deepfried: WGSL of kernel "${kernel.name}" does not compile:\n${text}`);
-    }
-    const layout = d.createBindGroupLayout({
-      label,
-      entries: [
-        { binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } },
-        ...kernel.bindings.map((b, i) => ({
-          binding: i + 1, visibility: 4,
-          buffer: { type: (b.access === 'read' ? 'read-only-storage' : 'storage') as GPUBufferBindingType },
-        })),
-      ],
-    });
-    try {
-      const pipeline = await d.createComputePipelineAsync({
-        label,
-        layout: d.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: kernel.entryPoint, constants: kernel.constants },
-      });
-      return { kernel, pipeline, layout };
-    } catch (e) {
-      throw new Error(`deepfried: pipeline of kernel "${kernel.name}" failed: ${(e as Error).message}`);
-    }
-  }
-
-  /** A uniform buffer holding the kernel's Params (each field a 4-byte scalar). */
-  uniform(kernel: KernelInstance, values: readonly number[]): GPUBuffer {
-    if (values.length !== kernel.params.length) {
-      throw new Error(`deepfried: kernel "${kernel.name}" takes ${kernel.params.length} params, got ${values.length}`);
-    }
-    const size = Math.max(16, Math.ceil(values.length / 4) * 16);
-    const buf = this.createBuffer({ label: `deepfried:${kernel.name} params`, size, usage: 0x40 /* UNIFORM */, mappedAtCreation: true });
-    const raw = buf.getMappedRange();
-    const u = new Uint32Array(raw), i = new Int32Array(raw), f = new Float32Array(raw);
-    kernel.params.forEach(([name, type], k) => {
-      const v = values[k]!;
-      if (type === 'f32') f[k] = v;
-      else if (!Number.isInteger(v) || (type === 'u32' ? v < 0 || v > 0xffffffff : v < -(2 ** 31) || v >= 2 ** 31)) {
-        throw new Error(`deepfried: kernel "${kernel.name}" param ${name} = ${v} does not fit ${type}`);
-      } else if (type === 'u32') u[k] = v;
-      else i[k] = v;
-    });
-    buf.unmap();
-    return buf;
-  }
-
-  bindGroup(prep: Prepared, uniform: GPUBuffer, buffers: readonly (GPUBuffer | Tensor)[]): GPUBindGroup {
-    const k = prep.kernel;
-    if (buffers.length !== k.bindings.length) {
-      throw new Error(`deepfried: kernel "${k.name}" binds ${k.bindings.length} buffers, got ${buffers.length}`);
-    }
-    return this.device.createBindGroup({
-      label: `deepfried:${k.name}`,
-      layout: prep.layout,
-      entries: [
-        { binding: 0, resource: { buffer: uniform } },
-        ...buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b instanceof Tensor ? b.buffer : b } })),
-      ],
-    });
-  }
-
-  /** Splits a workgroup count over x and y when it passes maxComputeWorkgroupsPerDimension. */
-  grid(workgroups: number): [number, number] {
-    const max = this.limits.maxComputeWorkgroupsPerDimension;
-    if (workgroups <= max) return [Math.max(1, workgroups), 1];
-    const y = Math.ceil(workgroups / max);
-    if (y > max) throw new Error(`deepfried: ${workgroups} workgroups exceed this device's dispatch limit (${max}²)`);
-    return [Math.ceil(workgroups / y), y];
-  }
-
-  /** Records dispatches into one command buffer and submits it; WebGPU errors become thrown Errors. */
-  async run(label: string, record: (r: Recorder) => void): Promise<void> {
-    this.check();
-    const rec = new Recorder(this, label);
-    const d = this.device;
-    d.pushErrorScope('out-of-memory');
-    d.pushErrorScope('validation');
-    try {
-      record(rec);
-      d.queue.submit([rec.finish()]);
-    } finally {
-      const validation = await d.popErrorScope();
-      const oom = await d.popErrorScope();
-      for (const u of rec.uniforms) u.destroy();
-      if (validation) throw new Error(`deepfried: ${label}: WebGPU validation error: ${validation.message}`);
-      if (oom) throw new Error(`deepfried: ${label}: the GPU is out of memory: ${oom.message}`);
-    }
-    this.check();
-  }
-
-  /** Builds an op's dispatches, compiles their pipelines and submits them as one command buffer.
-   * Scratch tensors the builder asks for are released once the work is submitted. */
-  async execute(label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<void> {
-    const scratch: Tensor[] = [];
-    const ctx = this.#encodeContext(label, scratch);
-    try {
-      const ds = build(ctx);
-      const preps = await Promise.all(ds.map((d) => this.prepare(d.kernel)));
-      await this.run(label, (r) => ds.forEach((d, i) => r.dispatch(preps[i]!, d.buffers, d.params, d.workgroups)));
-    } finally {
-      for (const t of scratch) t.dispose();
-    }
-  }
-
-  #encodeContext(label: string, scratch: Tensor[]): EncodeContext {
+  /** @internal The context an op's encoder receives, with another owner's scratch memory (a compiled graph's, a recording's). */
+  contextWith(scratch: EncodeContext['scratch']): EncodeContext {
+    const rt = this;
     return {
-      hasSubgroups: this.hasSubgroups,
-      limits: this.limits,
-      scratch: (shape, dtype = 'f32', l = `${label} scratch`) => {
-        const t = this.empty(shape, dtype, l);
-        scratch.push(t);
-        return t;
-      },
+      get hasSubgroups() { return rt.hasSubgroups; },
+      get subgroupLanes() { return rt.subgroupLanes; },
+      limits: this.limits, tuning: this.tuning, scratch,
     };
+  }
+
+  // ---------------------------------------------------------------- the queue
+  /** The compiled pipeline of a kernel, cached on its key (compiled on first use). */
+  async prepare(kernel: KernelInstance): Promise<Prepared> {
+    this.check();
+    return this.#pipelines.get(kernel);
+  }
+
+  /** Pipeline compiles so far (cache misses). */
+  get compiles(): number { return this.#pipelines.misses; }
+
+  #buffersOf(label: string, d: Dispatch): GPUBuffer[] {
+    return d.buffers.map((b) => {
+      if (b instanceof Tensor) {
+        if (b.rt !== this) throw new Error(`deepfried: ${label}: a tensor [${b.shape}] of another runtime was passed (tensors cannot cross runtimes)`);
+        return b.buffer;
+      }
+      if ('shape' in b) throw new Error(`deepfried: ${label}: a graph value [${(b as TensorRef).shape}] was passed to an eager op (graph values have buffers only inside their compiled graph)`);
+      return b;
+    });
+  }
+
+  /** @internal Appends dispatches to the open batch. Everything that can fail on the host fails
+   * here (params, buffer bindings, grid limits), so a bad call throws at the call. */
+  enqueue(label: string, ds: readonly Dispatch[]): void {
+    this.check();
+    const items = ds.map((d): Item => ({
+      kind: 'dispatch', label, prep: this.#pipelines.get(d.kernel), buffers: this.#buffersOf(label, d),
+      params: packParams(d.kernel, d.params), grid: grid(this.limits, d.workgroups, `${label} (${d.kernel.name})`),
+    }));
+    for (const it of items) if (it.kind === 'dispatch' && it.prep instanceof Promise) it.prep.catch(() => {}); // surfaces at submit
+    this.#batch.items.push(...items);
+    this.#batch.dispatches += items.length;
+    if (this.#batch.dispatches >= MAX_BATCH) void this.flush();
+  }
+
+  /** @internal Queues commands recorded by `encode` (a compiled graph, a copy) in order with the
+   * ops; the batch waits for `wait` (a graph's pipelines) before it is encoded. */
+  enqueueEncoder(label: string, encode: (encoder: GPUCommandEncoder) => void, wait?: Promise<unknown>): void {
+    this.check();
+    this.#batch.items.push({ kind: 'encode', label, encode, wait });
+  }
+
+  /** @internal The bind group layout of a kernel, without compiling it. */
+  layoutOf(kernel: KernelInstance): GPUBindGroupLayout {
+    return this.#pipelines.layout(kernel);
+  }
+
+  /** @internal An eager op: allocates its outputs, queues the dispatches `build` returns, and
+   * returns the outputs at once. If anything throws, the outputs are freed and nothing is queued. */
+  op<T extends Record<string, Tensor> | Tensor>(label: string, outputs: () => T, build: (out: T, ctx: EncodeContext) => Dispatch[]): T {
+    this.check();
+    const out = outputs();
+    try {
+      this.enqueue(label, build(out, this.#ctx));
+      return out;
+    } catch (e) {
+      for (const t of out instanceof Tensor ? [out] : Object.values(out)) t.dispose();
+      throw e;
+    }
+  }
+
+  /** Submits the queued work (without waiting for it). Errors surface at the next read() or sync(). */
+  flush(): Promise<void> {
+    const b = this.#batch;
+    if (b.empty) return this.#tail;
+    this.#batch = new Batch();
+    this.#unsubmitted++;
+    this.#tail = this.#tail.then(() => this.#submit(b)).finally(() => { this.#unsubmitted--; });
+    return this.#tail;
+  }
+
+  async #submit(b: Batch): Promise<void> {
+    const d = this.device;
+    let uniform: GPUBuffer | null = null;
+    try {
+      if (this.#error || this.#lost !== null) return; // an earlier batch failed: its outputs are garbage, and so would these be
+      const items = b.items;
+      const waits = items.filter((it) => (it.kind === 'dispatch' && it.prep instanceof Promise) || (it.kind === 'encode' && it.wait));
+      if (waits.length) {
+        await Promise.all(waits.map(async (it) => { if (it.kind === 'dispatch') it.prep = await it.prep; else await it.wait; }));
+      }
+      d.pushErrorScope('out-of-memory');
+      d.pushErrorScope('validation');
+      const labels = new Set<string>();
+      try {
+        const dispatches = items.filter((it): it is Extract<Item, { kind: 'dispatch' }> => it.kind === 'dispatch');
+        const bound = bindAll(d, (desc) => this.createBuffer(desc), 'queue', dispatches.map((it): Unbound => {
+          const prep = it.prep as Prepared;
+          return { label: it.label, kernel: prep.kernel, layout: prep.layout, buffers: it.buffers, params: it.params, grid: it.grid };
+        }));
+        bound.bound.forEach((b, i) => { b.pipeline = (dispatches[i]!.prep as Prepared).pipeline; });
+        uniform = bound.uniform;
+        const enc = d.createCommandEncoder({ label: 'deepfried queue' });
+        const timer = this.passTimer?.();
+        let run: typeof bound.bound = [], k = 0;
+        const endRun = () => { encodeBound(enc, run.map((r) => r.label).join(','), run, timer); run = []; };
+        for (const it of items) {
+          labels.add(it.label);
+          if (it.kind === 'dispatch') run.push(bound.bound[k++]!);
+          else { endRun(); it.encode(enc); }
+        }
+        endRun();
+        timer?.resolve(enc);
+        d.queue.submit([enc.finish()]);
+      } finally {
+        const v = d.popErrorScope(), o = d.popErrorScope();
+        this.#scopes.push(Promise.all([v, o]).then(([ve, oe]) => {
+          const err = ve ?? oe;
+          if (!err) return;
+          const names = [...labels];
+          const culprit = names.find((l) => err.message.includes(`deepfried:${l}`));
+          this.#error ??= new Error(`deepfried: ${culprit ?? names.join(', ')}: ${ve ? 'WebGPU validation error' : 'the GPU is out of memory'}: ${err.message}`);
+        }, () => {}));
+      }
+    } catch (e) {
+      this.#error ??= e instanceof Error ? e : new Error(String(e));
+    } finally {
+      uniform?.destroy();
+      for (const buf of b.release) this.#pool1(buf);
+      for (const buf of b.destroy) buf.destroy();
+    }
+  }
+
+  /** Waits for submitted batches and their error scopes; throws the first error of queued work. */
+  async #settle(): Promise<void> {
+    await this.#tail;
+    while (this.#scopes.length) await Promise.all(this.#scopes.splice(0));
+    this.check();
+    if (this.#error) {
+      const e = this.#error;
+      this.#error = null;
+      throw e;
+    }
+  }
+
+  /** Submits the queued work and waits until the GPU has finished it; a GPU error of any queued op rejects here, naming the op. */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.#settle();
   }
 
   /**
@@ -472,30 +503,32 @@ export class GpuRuntime {
    * naming the kernel). Call `release()` once the command buffer is submitted (or dropped): it
    * frees the pass's uniforms and the op's scratch. Validation errors of the recorded work surface
    * in the caller's own error scopes, at finish() or submit(). Everything is bound before the pass
-   * opens (not through Recorder, which binds as it goes), so a failure records nothing at all.
+   * opens, so a failure records nothing at all.
    */
   async record(encoder: GPUCommandEncoder, label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<{ dispatches: number; release(): void }> {
     this.check();
-    const scratch: Tensor[] = [], uniforms: GPUBuffer[] = [];
+    const scratch: GPUBuffer[] = [];
+    let uniform: GPUBuffer | null = null;
     const release = () => {
-      for (const u of uniforms.splice(0)) u.destroy();
-      for (const t of scratch.splice(0)) t.dispose();
+      uniform?.destroy();
+      uniform = null;
+      for (const b of scratch.splice(0)) this.release(b);
     };
     try {
-      const ds = build(this.#encodeContext(label, scratch));
+      const ds = build(this.contextWith((shape, dtype = 'f32', l = `${label} scratch`) => {
+        checkShape(shape, `${l} shape`);
+        const buffer = this.alloc(shapeSize(shape) * 4, `${l}[${shape}]`);
+        scratch.push(buffer);
+        return new Tensor(this, buffer, [...shape], dtype, false);
+      }));
       const preps = await Promise.all(ds.map((d) => this.prepare(d.kernel)));
-      const bound = ds.map((d, i) => {
-        const u = this.uniform(d.kernel, d.params);
-        uniforms.push(u);
-        return { prep: preps[i]!, group: this.bindGroup(preps[i]!, u, d.buffers), grid: this.grid(d.workgroups) };
-      });
-      const pass = encoder.beginComputePass({ label: `deepfried:${label}` });
-      for (const b of bound) {
-        pass.setPipeline(b.prep.pipeline);
-        pass.setBindGroup(0, b.group);
-        pass.dispatchWorkgroups(...b.grid);
-      }
-      pass.end();
+      const b = bindAll(this.device, (desc) => this.createBuffer(desc), label, ds.map((d, i) => ({
+        label, kernel: d.kernel, layout: preps[i]!.layout, buffers: this.#buffersOf(label, d), params: packParams(d.kernel, d.params),
+        grid: grid(this.limits, d.workgroups, `${label} (${d.kernel.name})`),
+      })));
+      b.bound.forEach((x, i) => { x.pipeline = preps[i]!.pipeline; });
+      uniform = b.uniform;
+      encodeBound(encoder, label, b.bound);
       return { dispatches: ds.length, release };
     } catch (e) {
       release();
@@ -503,28 +536,46 @@ export class GpuRuntime {
     }
   }
 
-  /** Allocates outputs, runs `build`, and disposes the outputs again if anything throws. */
-  async produce<T extends Record<string, Tensor> | Tensor>(label: string, outputs: () => T, build: (out: T, ctx: EncodeContext) => Dispatch[]): Promise<T> {
-    const out = outputs();
+  // ---------------------------------------------------------------- lifetimes
+  /** Runs `fn` and disposes every tensor created inside it except those it returns (a tensor, or
+   * tensors inside the arrays and plain objects it returns). `fn` must be synchronous. */
+  tidy<T>(fn: () => T): T {
+    const scope = new Set<Tensor>();
+    this.#tidy.push(scope);
+    let result: T;
     try {
-      await this.execute(label, (ctx) => build(out, ctx));
-      return out;
+      result = fn();
     } catch (e) {
-      for (const t of out instanceof Tensor ? [out] : Object.values(out)) t.dispose();
+      this.#tidy.pop();
+      for (const t of scope) t.dispose();
       throw e;
     }
+    this.#tidy.pop();
+    if (result instanceof Promise) {
+      for (const t of scope) t.dispose();
+      throw new Error('deepfried: tidy(fn) takes a synchronous function (ops return tensors at once); it returned a Promise');
+    }
+    const kept = new Set<Tensor>();
+    collect(result, kept);
+    const parent = this.#tidy.at(-1);
+    for (const t of scope) {
+      if (kept.has(t)) parent?.add(t);
+      else t.dispose();
+    }
+    return result;
   }
 
-  /** Waits until all submitted work has finished. */
-  async sync(): Promise<void> {
-    await this.device.queue.onSubmittedWorkDone();
-    this.check();
+  /** Keeps a tensor made inside rt.tidy() from being disposed when the tidy ends. */
+  keep<T extends Tensor>(t: T): T {
+    for (const s of this.#tidy) s.delete(t);
+    return t;
   }
 
   /** Frees every buffer this runtime made (tensors, compiled graphs, pool) and, if it created the
    * device, the device; on a caller's device, the caller's own buffers (rt.wrap) are left alone.
-   * Any later call on the runtime or its tensors throws. */
+   * Queued work is dropped. Any later call on the runtime or its tensors throws. */
   destroy(): void {
+    this.#batch = new Batch();
     this.trim();
     for (const b of [...this.#buffers]) b.destroy();
     this.#pipelines.clear();
@@ -534,31 +585,8 @@ export class GpuRuntime {
   }
 }
 
-/** One command encoder being recorded; each dispatch gets its own uniform buffer. All dispatches
- * share one compute pass (WebGPU orders storage writes between dispatches). */
-export class Recorder {
-  readonly encoder: GPUCommandEncoder;
-  readonly uniforms: GPUBuffer[] = [];
-  #pass: GPUComputePassEncoder | null = null;
-  constructor(readonly rt: GpuRuntime, label: string) {
-    this.encoder = rt.device.createCommandEncoder({ label: `deepfried:${label}` });
-  }
-  dispatch(prep: Prepared, buffers: readonly (GPUBuffer | Tensor)[], params: readonly number[], workgroups: number): void {
-    const u = this.rt.uniform(prep.kernel, params);
-    this.uniforms.push(u);
-    const bg = this.rt.bindGroup(prep, u, buffers);
-    this.#pass ??= this.encoder.beginComputePass({ label: 'deepfried' });
-    this.#pass.setPipeline(prep.pipeline);
-    this.#pass.setBindGroup(0, bg);
-    this.#pass.dispatchWorkgroups(...this.rt.grid(workgroups));
-  }
-  /** Ends the open compute pass (before copies, or before finish()). */
-  endPass(): void {
-    this.#pass?.end();
-    this.#pass = null;
-  }
-  finish(): GPUCommandBuffer {
-    this.endPass();
-    return this.encoder.finish();
-  }
+function collect(v: unknown, into: Set<Tensor>): void {
+  if (v instanceof Tensor) into.add(v);
+  else if (Array.isArray(v)) for (const x of v) collect(x, into);
+  else if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collect(x, into);
 }

@@ -1,60 +1,66 @@
 // The scheduler: a step (forward, loss, backward, optimizer) is recorded once as a list of
-// dispatches over *logical* tensors. Compilation assigns logical tensors to physical buffers by
-// liveness (two tensors share a buffer when their lifetimes in the dispatch sequence do not
-// overlap), compiles every pipeline, and builds uniforms and bind groups once. Running the step
-// then only records the prebuilt dispatches into one encoder and submits it.
-import type { KernelInstance } from '../../kernels/common.js';
-import { type DType, type Dispatch, type EncodeContext, type GpuRuntime, type Prepared, Tensor } from '../gpu/runtime.js';
+// dispatches over graph values. Compilation assigns values to physical buffers by liveness (two
+// values share a buffer when their lifetimes in the dispatch sequence do not overlap), compiles
+// every pipeline, and binds every dispatch once. Running the step then only records the prebuilt
+// dispatches into the runtime's queue (src/gpu/submit.ts encodeBound) and submits them.
+import { type DType, type Dispatch, type EncodeContext, type GpuRuntime, Tensor, type TensorRef } from '../gpu/runtime.js';
 import { checkShape, shapeSize } from '../gpu/runtime.js';
+import { bindAll, encodeBound, grid, packParams, type Bound, type PassTimer } from '../gpu/submit.js';
 
-interface Logical {
-  tensor: Tensor;
+/** A value of a graph being built: a shape and a lifetime in the step, and a buffer only inside
+ * the compiled graph (CompiledGraph.bufferOf). It is not a Tensor: it cannot be read or disposed. */
+export class GraphValue implements TensorRef {
+  readonly size: number;
+  readonly disposed = false;
+  constructor(readonly graph: string, readonly shape: readonly number[], readonly dtype: DType, readonly label: string) {
+    this.size = shapeSize(shape);
+  }
+}
+
+interface Lifetime {
+  value: GraphValue;
   bytes: number;
   first: number;
   last: number;
 }
 
-/** Collects the dispatches of a step. Tensors made by `value()` are logical: they get a physical
- * buffer at compile(). Persistent tensors (parameters, inputs) are ordinary runtime tensors. */
+/** Collects the dispatches of a step. Values made by `value()` get a physical buffer at compile();
+ * persistent tensors (parameters, inputs) are ordinary runtime tensors. */
 export class GraphBuilder {
   readonly dispatches: { label: string; d: Dispatch }[] = [];
-  readonly #logical = new Map<Tensor, Logical>();
-  #placeholder: GPUBuffer;
+  readonly #lifetimes = new Map<GraphValue, Lifetime>();
+  readonly #alias = new Map<GraphValue, GraphValue>();
   readonly ctx: EncodeContext;
 
   constructor(readonly rt: GpuRuntime, readonly label: string) {
-    this.#placeholder = rt.alloc(16, 'graph placeholder');
-    this.ctx = {
-      hasSubgroups: rt.hasSubgroups,
-      limits: rt.limits,
-      scratch: (shape, dtype = 'f32', l = 'scratch') => this.value(shape, dtype, l),
-    };
+    this.ctx = rt.contextWith((shape, dtype = 'f32', l = 'scratch') => this.value(shape, dtype, l));
   }
 
-  /** A logical tensor that lives from its first to its last use in the step. */
-  value(shape: readonly number[], dtype: DType = 'f32', label = 'value'): Tensor {
+  /** A value that lives from its first to its last use in the step. */
+  value(shape: readonly number[], dtype: DType = 'f32', label = 'value'): GraphValue {
     checkShape(shape, `${this.label}: ${label} shape`);
-    const t = new Tensor(this.rt, this.#placeholder, [...shape], dtype, false);
-    const bytes = shapeSize(shape) * 4;
+    const v = new GraphValue(this.label, [...shape], dtype, label);
+    const bytes = v.size * 4;
     const lim = this.rt.limits;
     if (bytes > lim.maxStorageBufferBindingSize || bytes > lim.maxBufferSize) {
       throw new Error(`deepfried: ${this.label}: ${label} [${shape}] needs ${bytes} bytes, over this device's limit (maxStorageBufferBindingSize ${lim.maxStorageBufferBindingSize})`);
     }
-    this.#logical.set(t, { tensor: t, bytes, first: Infinity, last: -1 });
-    return t;
-  }
-
-  /** The same logical tensor under another shape of the same size (no copy). */
-  reshape(t: Tensor, shape: readonly number[]): Tensor {
-    if (shapeSize(shape) !== t.size) throw new Error(`deepfried: ${this.label}: cannot reshape [${t.shape}] to [${shape}]`);
-    const base = this.#alias.get(t) ?? t;
-    const v = new Tensor(this.rt, this.#placeholder, [...shape], t.dtype, false);
-    this.#alias.set(v, base);
+    this.#lifetimes.set(v, { value: v, bytes, first: Infinity, last: -1 });
     return v;
   }
-  readonly #alias = new Map<Tensor, Tensor>();
-  #base(b: GPUBuffer | Tensor): Logical | undefined {
-    return b instanceof Tensor ? this.#logical.get(this.#alias.get(b) ?? b) : undefined;
+
+  /** The same value (or input tensor) under another shape of the same size (no copy). */
+  reshape(v: TensorRef, shape: readonly number[]): TensorRef {
+    if (shapeSize(shape) !== v.size) throw new Error(`deepfried: ${this.label}: cannot reshape [${v.shape}] to [${shape}]`);
+    if (v instanceof Tensor) return this.rt.wrap(v.buffer, shape, v.dtype);
+    if (!(v instanceof GraphValue)) throw new Error(`deepfried: ${this.label}: reshape takes a tensor or a value of this graph`);
+    const r = new GraphValue(this.label, [...shape], v.dtype, v.label);
+    this.#alias.set(r, this.#alias.get(v) ?? v);
+    return r;
+  }
+
+  #lifetime(b: GPUBuffer | TensorRef): Lifetime | undefined {
+    return b instanceof GraphValue ? this.#lifetimes.get(this.#alias.get(b) ?? b) : undefined;
   }
 
   /** Appends an op's dispatches (from its encodeX function) to the step. */
@@ -63,52 +69,68 @@ export class GraphBuilder {
       const at = this.dispatches.length;
       this.dispatches.push({ label, d });
       for (const b of d.buffers) {
-        const l = this.#base(b);
+        if (b instanceof GraphValue && b.graph !== this.label) throw new Error(`deepfried: ${this.label}: ${label} uses a value of another graph (${b.graph})`);
+        const l = this.#lifetime(b);
         if (l) { l.first = Math.min(l.first, at); l.last = Math.max(l.last, at); }
       }
     }
   }
 
-  /** Marks logical tensors as read after the step (their buffers are never reused). */
-  keep(...ts: Tensor[]): void {
-    for (const t of ts) { const l = this.#base(t); if (l) l.last = Infinity; }
+  /** Marks values as read after the step (their buffers are never reused). */
+  keep(...vs: TensorRef[]): void {
+    for (const v of vs) { const l = this.#lifetime(v); if (l) l.last = Infinity; }
   }
 
-  async compile(): Promise<CompiledGraph> {
-    const { assignment, buffers } = planBuffers(this.rt, [...this.#logical.values()], this.label);
+  /** Plans the buffers and binds every dispatch, at once; the pipelines compile in the background
+   * (CompiledGraph.ready), and a graph queued before they are ready waits for them. */
+  compile(): CompiledGraph {
+    const rt = this.rt;
+    const { assignment, buffers } = planBuffers(rt, [...this.#lifetimes.values()], this.label);
     for (const [v, base] of this.#alias) { const b = assignment.get(base); if (b) assignment.set(v, b); }
-    const resolve = (b: GPUBuffer | Tensor): GPUBuffer => (b instanceof Tensor ? assignment.get(b) ?? b.buffer : b);
-    const uniforms: GPUBuffer[] = [];
-    const device = this.rt.device;
+    const resolve = (b: GPUBuffer | TensorRef): GPUBuffer => {
+      if (b instanceof GraphValue) {
+        const buf = assignment.get(b);
+        if (!buf) throw new Error(`deepfried: ${this.label}: value ${b.label} [${b.shape}] was never used`);
+        return buf;
+      }
+      if (b instanceof Tensor) {
+        if (b.rt !== rt) throw new Error(`deepfried: ${this.label}: a tensor of another runtime was used`);
+        return b.buffer;
+      }
+      return b as GPUBuffer;
+    };
+    let uniform: GPUBuffer | null = null;
+    const device = rt.device;
     device.pushErrorScope('validation');
-    let popped = false;
+    let b: ReturnType<typeof bindAll>;
     try {
-      const preps = await Promise.all(this.dispatches.map(({ d }) => this.rt.prepare(d.kernel)));
-      const steps = this.dispatches.map(({ d }, i) => {
-        const prep = preps[i]!;
-        const u = this.rt.uniform(d.kernel, d.params);
-        uniforms.push(u);
-        return { label: this.dispatches[i]!.label, prep, group: this.rt.bindGroup(prep, u, d.buffers.map(resolve)), grid: this.rt.grid(d.workgroups) };
-      });
-      const err = await device.popErrorScope();
-      popped = true;
-      if (err) throw new Error(`deepfried: ${this.label}: WebGPU validation error while compiling the graph: ${err.message}`);
-      return new CompiledGraph(this.rt, this.label, steps, [...buffers, ...uniforms], assignment);
+      b = bindAll(device, (desc) => rt.createBuffer(desc), this.label, this.dispatches.map(({ label, d }) => ({
+        label, kernel: d.kernel, layout: rt.layoutOf(d.kernel), buffers: d.buffers.map(resolve), params: packParams(d.kernel, d.params),
+        grid: grid(rt.limits, d.workgroups, `${this.label}: ${label} (${d.kernel.name})`),
+      })));
+      uniform = b.uniform;
     } catch (e) {
-      if (!popped) await device.popErrorScope().catch(() => null);
-      for (const b of [...buffers, ...uniforms]) b.destroy();
+      device.popErrorScope().catch(() => null);
+      for (const buf of buffers) buf.destroy();
       throw e;
-    } finally {
-      this.rt.release(this.#placeholder);
     }
+    const scope = device.popErrorScope();
+    const owned = [...buffers, ...(uniform ? [uniform] : [])];
+    const steps = b.bound;
+    const ready = Promise.all([scope, ...this.dispatches.map(({ d }) => rt.prepare(d.kernel))]).then(([err, ...preps]) => {
+      if (err) throw new Error(`deepfried: ${this.label}: WebGPU validation error while compiling the graph: ${(err as GPUError).message}`);
+      steps.forEach((s, i) => { s.pipeline = preps[i]!.pipeline; });
+    });
+    ready.catch(() => {}); // thrown where it is awaited (CompiledGraph.ready, or the batch that queued the graph)
+    return new CompiledGraph(rt, this.label, steps, owned, assignment, ready);
   }
 }
 
-/** Greedy interval allocation: logical tensors sorted by first use take the smallest free buffer
- * that fits, or a new one. A buffer is free again after the last use of its current tenant. */
-function planBuffers(rt: GpuRuntime, logical: Logical[], label: string): { assignment: Map<Tensor, GPUBuffer>; buffers: GPUBuffer[] } {
-  const used = logical.filter((l) => l.last >= 0).sort((a, b) => a.first - b.first);
-  const assignment = new Map<Tensor, GPUBuffer>();
+/** Greedy interval allocation: values sorted by first use take the smallest free buffer that
+ * fits, or a new one. A buffer is free again after the last use of its current tenant. */
+function planBuffers(rt: GpuRuntime, lifetimes: Lifetime[], label: string): { assignment: Map<GraphValue, GPUBuffer>; buffers: GPUBuffer[] } {
+  const used = lifetimes.filter((l) => l.last >= 0).sort((a, b) => a.first - b.first);
+  const assignment = new Map<GraphValue, GPUBuffer>();
   const buffers: GPUBuffer[] = [];
   const busy: { buf: GPUBuffer; until: number }[] = [];
   const free: GPUBuffer[] = [];
@@ -124,13 +146,12 @@ function planBuffers(rt: GpuRuntime, logical: Logical[], label: string): { assig
       buf = rt.createBuffer({ label: `${label} activation`, size: Math.max(16, Math.ceil(l.bytes / 16) * 16), usage: 0x80 | 0x4 | 0x8 });
       buffers.push(buf);
     }
-    assignment.set(l.tensor, buf);
+    assignment.set(l.value, buf);
     busy.push({ buf, until: l.last });
   }
   return { assignment, buffers };
 }
 
-export interface GraphStep { label: string; prep: Prepared; group: GPUBindGroup; grid: [number, number] }
 export interface ProfileRow { label: string; kernel: string; dispatches: number; ms: number }
 
 export class CompiledGraph {
@@ -138,9 +159,11 @@ export class CompiledGraph {
   constructor(
     readonly rt: GpuRuntime,
     readonly label: string,
-    readonly steps: readonly GraphStep[],
+    readonly steps: readonly Bound[],
     readonly ownedBuffers: readonly GPUBuffer[],
-    readonly assignment: ReadonlyMap<Tensor, GPUBuffer>,
+    readonly assignment: ReadonlyMap<GraphValue, GPUBuffer>,
+    /** Resolves once every pipeline is compiled; rejects naming a kernel that does not compile. */
+    readonly ready: Promise<void>,
   ) {}
 
   /** Bytes of activation/scratch memory the plan holds (uniforms excluded). */
@@ -148,61 +171,57 @@ export class CompiledGraph {
     return this.ownedBuffers.filter((b) => b.usage & 0x80).reduce((a, b) => a + b.size, 0);
   }
 
-  /** A logical tensor's physical buffer (for reading results such as logits). */
-  bufferOf(t: Tensor): GPUBuffer {
-    const b = this.assignment.get(t);
-    if (!b) throw new Error(`deepfried: ${this.label}: that tensor is not part of this graph`);
+  /** A value's physical buffer (for reading results such as logits). */
+  bufferOf(v: GraphValue): GPUBuffer {
+    const b = this.assignment.get(v);
+    if (!b) throw new Error(`deepfried: ${this.label}: value ${v.label} [${v.shape}] is not part of this graph`);
     return b;
   }
 
-  /** Records the whole graph into `encoder` in one compute pass. */
-  record(encoder: GPUCommandEncoder): void {
-    if (this.#destroyed) throw new Error(`deepfried: ${this.label} was destroyed`);
-    const pass = encoder.beginComputePass({ label: this.label });
-    for (const s of this.steps) {
-      pass.setPipeline(s.prep.pipeline);
-      pass.setBindGroup(0, s.group);
-      pass.dispatchWorkgroups(s.grid[0], s.grid[1]);
-    }
-    pass.end();
+  /** Submits the queue and reads a value's buffer as it is after the work queued so far. */
+  async read(v: GraphValue): Promise<Float32Array | Int32Array | Uint32Array> {
+    const buf = this.bufferOf(v), bytes = v.size * 4;
+    const raw = await this.rt.readback(bytes, `${this.label}: read ${v.label}`, (enc, staging) => enc.copyBufferToBuffer(buf, 0, staging, 0, bytes));
+    return v.dtype === 'f32' ? new Float32Array(raw) : v.dtype === 'i32' ? new Int32Array(raw) : new Uint32Array(raw);
   }
 
-  /** Records and submits the graph as one command buffer. */
-  submit(): void {
-    this.rt.check();
-    const enc = this.rt.device.createCommandEncoder({ label: this.label });
-    this.record(enc);
-    this.rt.device.queue.submit([enc.finish()]);
+  /** Records the whole graph into `encoder`: one compute pass, or one timed pass per dispatch. */
+  record(encoder: GPUCommandEncoder, timer?: PassTimer): void {
+    if (this.#destroyed) throw new Error(`deepfried: ${this.label} was destroyed`);
+    encodeBound(encoder, this.label, this.steps, timer);
+  }
+
+  /** Queues the graph on its runtime, in order with eager ops; rt.flush()/sync()/a read submits it. */
+  enqueue(): void {
+    if (this.#destroyed) throw new Error(`deepfried: ${this.label} was destroyed`);
+    this.rt.enqueueEncoder(this.label, (enc) => this.record(enc), this.ready);
   }
 
   /** Runs the graph once with a timestamp around every dispatch (one pass each) and sums the GPU
    * time per op label and kernel. Needs the 'timestamp-query' feature. */
   async profile(): Promise<ProfileRow[]> {
     const rt = this.rt;
+    await this.ready;
     if (!rt.hasTimestamps) throw new Error("deepfried: profiling needs the 'timestamp-query' feature, which this adapter lacks");
     const n = this.steps.length;
-    const qs = rt.device.createQuerySet({ type: 'timestamp', count: 2 * n });
+    const qs = rt.device.createQuerySet({ label: `${this.label} profile`, type: 'timestamp', count: 2 * n });
     const resolve = rt.createBuffer({ label: 'profile resolve', size: 16 * n, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 });
-    const read = rt.createBuffer({ label: 'profile read', size: 16 * n, usage: 0x1 | 0x8 });
     try {
-      const enc = rt.device.createCommandEncoder({ label: `${this.label} profile` });
-      this.steps.forEach((s, i) => {
-        const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-        pass.setPipeline(s.prep.pipeline);
-        pass.setBindGroup(0, s.group);
-        pass.dispatchWorkgroups(s.grid[0], s.grid[1]);
-        pass.end();
+      let pass = 0;
+      const timer: PassTimer = {
+        next: () => ({ querySet: qs, beginningOfPassWriteIndex: 2 * pass, endOfPassWriteIndex: 2 * pass++ + 1 }),
+        resolve: (enc) => enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0),
+      };
+      const raw = await rt.readback(16 * n, `${this.label} profile`, (enc, staging) => {
+        this.record(enc, timer);
+        timer.resolve(enc);
+        enc.copyBufferToBuffer(resolve, 0, staging, 0, 16 * n);
       });
-      enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
-      rt.device.queue.submit([enc.finish()]);
-      await read.mapAsync(1);
-      const t = new BigUint64Array(read.getMappedRange().slice(0));
-      read.unmap();
+      const t = new BigUint64Array(raw);
       const rows = new Map<string, ProfileRow>();
       this.steps.forEach((s, i) => {
-        const key = `${s.label}|${s.prep.kernel.name}`;
-        const r = rows.get(key) ?? { label: s.label, kernel: s.prep.kernel.name, dispatches: 0, ms: 0 };
+        const key = `${s.label}|${s.kernel}`;
+        const r = rows.get(key) ?? { label: s.label, kernel: s.kernel, dispatches: 0, ms: 0 };
         r.dispatches++;
         r.ms += Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
         rows.set(key, r);
@@ -211,7 +230,6 @@ export class CompiledGraph {
     } finally {
       qs.destroy();
       resolve.destroy();
-      read.destroy();
     }
   }
 
@@ -221,5 +239,3 @@ export class CompiledGraph {
     for (const b of this.ownedBuffers) b.destroy();
   }
 }
-
-export type { KernelInstance };

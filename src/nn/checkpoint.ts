@@ -1,6 +1,6 @@
 // One versioned binary file: "DFCK", u32 version, u32 header length, JSON header, raw tensor data.
 // Holds every parameter and buffer of a model and, from a trainer, the optimizer state and step.
-import type { Tensor } from '../gpu/runtime.js';
+import { checkFinite, type Tensor } from '../gpu/runtime.js';
 import type { Sequential } from './model.js';
 import type { Trainer } from './trainer.js';
 
@@ -57,14 +57,24 @@ export function loadCheckpoint(buf: ArrayBuffer, model: Sequential, trainer?: Tr
   if (header.model !== model.name) throw new Error(`deepfried: checkpoint is of model "${header.model}", not "${model.name}"`);
   const tensors = tensorsOf(model, trainer);
   const byKey = new Map(header.tensors.map((e) => [e.key, e]));
+  const dataStart = 12 + headerLen;
+  // every tensor is checked before any is written: a bad file leaves the model as it was
+  const writes: [Tensor, Float32Array | Int32Array | Uint32Array][] = [];
   for (const [key, t] of tensors) {
     const e = byKey.get(key);
     if (!e) throw new Error(`deepfried: checkpoint has no tensor "${key}"`);
     if (e.shape.join() !== t.shape.join() || e.dtype !== t.dtype) {
       throw new Error(`deepfried: checkpoint tensor "${key}" is ${e.dtype}[${e.shape}], the model has ${t.dtype}[${t.shape}]`);
     }
-    t.rt.device.queue.writeBuffer(t.buffer, 0, buf, 12 + headerLen + e.offset, e.length);
+    if (e.length !== t.byteLength || dataStart + e.offset + e.length > buf.byteLength || (dataStart + e.offset) % 4) {
+      throw new Error(`deepfried: checkpoint tensor "${key}" lies outside the file (offset ${e.offset}, ${e.length} bytes; the file has ${buf.byteLength - dataStart} data bytes)`);
+    }
+    const Arr = t.dtype === 'f32' ? Float32Array : t.dtype === 'i32' ? Int32Array : Uint32Array;
+    const data = new Arr(buf.slice(dataStart + e.offset, dataStart + e.offset + e.length));
+    if (data instanceof Float32Array) checkFinite(data, `checkpoint tensor "${key}"`);
+    writes.push([t, data]);
   }
+  for (const [t, data] of writes) t.rt.write(t, data);
   if (trainer) trainer.restoreStep(header.step);
   return header.step;
 }

@@ -2,19 +2,17 @@
 import { type Dataset, fillBatch, seeded, shuffled } from '../data/mnist.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { MNIST_MODELS, mnistModel, type MnistModelName } from './model.js';
+import type { Sequential } from './model.js';
 import { compileTrainer, invSchedule, type OptimizerConfig, type Trainer } from './trainer.js';
 
 export interface FitOptions {
-  model: MnistModelName;
   epochs: number;
   batch: number;
   lr: number;
   optimizer: 'sgd' | 'adam';
   momentum: number;
   weightDecay: number;
-  /** Dropout on the Fastfood features (MnistModelOptions.dropout). */
-  dropout: number;
+  /** Shuffling seed (the order of every epoch). */
   seed: number;
   /** Report training loss/accuracy every this many steps. */
   logEvery: number;
@@ -23,8 +21,8 @@ export interface FitOptions {
 }
 
 export const FIT_DEFAULTS: FitOptions = {
-  model: 'adaptive-fastfood-1024', epochs: 1, batch: 64, lr: 0.01, optimizer: 'sgd', momentum: 0.9,
-  weightDecay: 5e-4, dropout: 0, seed: 1, logEvery: 20, evalEachEpoch: true,
+  epochs: 1, batch: 64, lr: 0.01, optimizer: 'sgd', momentum: 0.9,
+  weightDecay: 5e-4, seed: 1, logEvery: 20, evalEachEpoch: true,
 };
 
 export type FitEvent =
@@ -49,12 +47,10 @@ export interface FitResult {
 }
 
 export function checkFitOptions(o: FitOptions): void {
-  if (!(MNIST_MODELS as readonly string[]).includes(o.model)) throw new Error(`deepfried: unknown model "${o.model}" (one of ${MNIST_MODELS.join(', ')})`);
   for (const k of ['epochs', 'batch', 'logEvery'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`deepfried: --${k} must be a positive integer, got ${o[k]}`);
   }
   if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`deepfried: --lr must be a positive number, got ${o.lr}`);
-  if (!(o.dropout >= 0 && o.dropout < 1)) throw new Error(`deepfried: --dropout must be in [0, 1), got ${o.dropout}`);
   if (o.optimizer !== 'sgd' && o.optimizer !== 'adam') throw new Error(`deepfried: --optimizer must be sgd or adam, got ${o.optimizer}`);
 }
 
@@ -67,10 +63,21 @@ export interface FitIO {
   shouldStop?(): boolean;
 }
 
-export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: FitOptions, io: FitIO = {}): Promise<FitResult> {
+/**
+ * Trains an initialised model on `train` (its images must have the model's input shape), with
+ * progress events, a test evaluation after each epoch and checkpoints through `io`. The model is
+ * the caller's (trained in place, not disposed).
+ */
+export async function fit(rt: GpuRuntime, model: Sequential, train: Dataset, test: Dataset, options: Partial<FitOptions> = {}, io: FitIO = {}): Promise<FitResult> {
+  const opts: FitOptions = { ...FIT_DEFAULTS, ...options };
   checkFitOptions(opts);
   const emit = io.onEvent ?? (() => {});
-  const model = mnistModel(opts.model, { dropout: opts.dropout }).init(rt, opts.seed);
+  const perImage = model.inputShape.reduce((a, b) => a * b, 1);
+  for (const [what, ds] of [['train', train], ['test', test]] as const) {
+    if (ds.images.length !== ds.count * perImage) {
+      throw new Error(`deepfried: fit: the ${what} images hold ${ds.images.length / ds.count} values each, the model's input shape [${model.inputShape}] needs ${perImage}`);
+    }
+  }
   const optimizer: OptimizerConfig = opts.optimizer === 'sgd'
     ? { kind: 'sgd', lr: opts.lr, momentum: opts.momentum, weightDecay: opts.weightDecay }
     : { kind: 'adam', lr: opts.lr, weightDecay: opts.weightDecay };
@@ -82,8 +89,8 @@ export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: F
     const firstStep = io.resume ? loadCheckpoint(io.resume, model, trainer) : 0;
     const total = stepsPerEpoch * opts.epochs;
     const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture} ${rt.adapterInfo.description}`.trim();
-    emit({ kind: 'start', model: opts.model, params: model.parameterCount, steps: total, trainImages: train.count, adapter, firstStep });
-    const x = new Float32Array(opts.batch * 28 * 28), y = new Int32Array(opts.batch);
+    emit({ kind: 'start', model: model.name, params: model.parameterCount, steps: total, trainImages: train.count, adapter, firstStep });
+    const x = new Float32Array(opts.batch * perImage), y = new Int32Array(opts.batch);
     const t0 = performance.now();
     let pending: Promise<unknown> | undefined;
     const history: { epoch: number; testError: number }[] = [];
@@ -134,13 +141,12 @@ export async function fit(rt: GpuRuntime, train: Dataset, test: Dataset, opts: F
     const seconds = (performance.now() - t0) / 1000;
     if (io.save) await io.save(await saveCheckpoint(model, trainer));
     const result: FitResult = {
-      model: opts.model, params: model.parameterCount, epochs: step / stepsPerEpoch, trainImages: train.count,
+      model: model.name, params: model.parameterCount, epochs: step / stepsPerEpoch, trainImages: train.count,
       testError: last.testError, testLoss: last.testLoss, seconds, imagesPerSecond: (trained * opts.batch) / trainSeconds(), adapter, history,
     };
     emit({ kind: 'done', result });
     return result;
   } finally {
     trainer?.destroy();
-    model.dispose();
   }
 }

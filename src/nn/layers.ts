@@ -1,10 +1,9 @@
 // Layers: each declares its parameters and compiles itself into the training graph, returning a
 // node whose backward emits the gradient dispatches. Shapes include the batch dimension.
-import { dropoutKernel, elementwiseWorkgroups } from '../../kernels/elementwise.wgsl.js';
-import type { GraphBuilder } from '../graph/graph.js';
-import type { GpuRuntime, Tensor } from '../gpu/runtime.js';
+import type { GraphBuilder, GraphValue } from '../graph/graph.js';
+import type { GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
 import { conv2dShape, encodeConv2d, encodeConv2dBackward } from '../ops/conv2d.js';
-import { encodeRelu, encodeReluBackward } from '../ops/elementwise.js';
+import { encodeDropout, encodeRelu, encodeReluBackward } from '../ops/elementwise.js';
 import { encodeFastfood, encodeFastfoodBackward, fastfoodShape } from '../ops/fastfood.js';
 import { encodeLinear, encodeLinearBackward, linearShape } from '../ops/linear.js';
 import { encodeAvgPool2d, encodeAvgPool2dBackward, encodeMaxPool2d, encodeMaxPool2dBackward, pool2dShape } from '../ops/pool.js';
@@ -31,31 +30,44 @@ export interface Param {
 export interface BuildContext {
   g: GraphBuilder;
   train: boolean;
-  /** The gradient tensor a backward pass must write for a trainable parameter. */
-  grad(p: Param): Tensor;
-  /** Per-step hyper-parameters (kernels/optim.wgsl.ts HYPER): the dropout seed lives there. */
-  hyper: Tensor;
+  /** The gradient value a backward pass must write for a trainable parameter. */
+  grad(p: Param): GraphValue;
+  /** Per-step hyper-parameters (kernels/optim.wgsl.ts HYPER): the dropout seed lives there (training graphs only). */
+  hyper?: Tensor;
 }
 
+/** A layer's place in a graph: its output, and how to emit its backward. The first layer's input
+ * is the graph's input tensor; every other operand is a graph value. */
 export interface Node {
-  y: Tensor;
+  y: TensorRef;
   /** Emits dx (when needDx) and the parameter gradients. */
-  backward(dy: Tensor, needDx: boolean): Tensor | null;
+  backward(dy: TensorRef, needDx: boolean): TensorRef | null;
 }
 
 export type Init = (n: number, rand: () => number) => Float32Array;
 
+/** A layer as plain JSON (Sequential.toConfig): its kind and constructor options. */
+export type LayerConfig =
+  | { kind: 'Conv2d'; inChannels: number; outChannels: number; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
+  | { kind: 'MaxPool2d' | 'AvgPool2d'; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
+  | { kind: 'ReLU' | 'Flatten' }
+  | { kind: 'Dropout'; p: number }
+  | { kind: 'Linear'; inFeatures: number; outFeatures: number }
+  | { kind: 'Fastfood' | 'AdaptiveFastfood'; inFeatures: number; outFeatures: number; d: number; sigma?: number };
+
 export abstract class Layer {
   readonly params: Param[] = [];
   abstract readonly kind: string;
+  /** The layer as plain JSON; layerFromConfig() rebuilds it (without parameters). */
+  abstract toConfig(): LayerConfig;
   /** Output shape for an input shape (batch first); throws naming the problem. */
   abstract outShape(inShape: readonly number[]): number[];
   /** Creates the parameter tensors for an input shape. */
   init(_rt: GpuRuntime, _inShape: readonly number[], _rand: () => number): void {}
-  abstract compile(c: BuildContext, x: Tensor): Node;
+  abstract compile(c: BuildContext, x: TensorRef): Node;
 
   protected param(rt: GpuRuntime, name: string, shape: number[], data: Float32Array | Uint32Array, o: Partial<Pick<Param, 'trainable' | 'decay' | 'kind' | 'scale'>> = {}): Param {
-    const p: Param = { name, path: name, shape, value: rt.tensor(data, shape), trainable: o.trainable ?? true, decay: o.decay ?? false, kind: o.kind ?? 'param', scale: o.scale ?? 1 };
+    const p: Param = { name, path: name, shape, value: rt.keep(rt.tensor(data, shape)), trainable: o.trainable ?? true, decay: o.decay ?? false, kind: o.kind ?? 'param', scale: o.scale ?? 1 };
     this.params.push(p);
     return p;
   }
@@ -79,6 +91,9 @@ export class Conv2d extends Layer {
     this.padding = pair(opts.padding, 0, 'Conv2d padding');
   }
   get opts() { return { stride: this.stride, padding: this.padding }; }
+  toConfig(): LayerConfig {
+    return { kind: 'Conv2d', inChannels: this.cin, outChannels: this.cout, kernel: [this.kh, this.kw], stride: this.stride, padding: this.padding };
+  }
   outShape(s: readonly number[]): number[] {
     return conv2dShape(s, [this.cout, this.cin, this.kh, this.kw], [this.cout], this.opts);
   }
@@ -87,7 +102,7 @@ export class Conv2d extends Layer {
     this.w = this.param(rt, 'weight', [this.cout, this.cin, this.kh, this.kw], xavier(fanIn)(this.cout * fanIn, rand), { decay: true });
     this.b = this.param(rt, 'bias', [this.cout], new Float32Array(this.cout));
   }
-  compile(c: BuildContext, x: Tensor): Node {
+  compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.value(this.outShape(x.shape), 'f32', 'conv y');
     c.g.emit('conv2d', (ctx) => encodeConv2d(ctx, x, this.w.value, this.b.value, y, this.opts));
     return {
@@ -109,11 +124,12 @@ abstract class Pool2d extends Layer {
     this.opts = { kernel: k, stride: o.stride === undefined ? k : pair(o.stride, 1, 'pool stride'), padding: pair(o.padding, 0, 'pool padding') };
   }
   outShape(s: readonly number[]): number[] { return pool2dShape(s, this.opts); }
+  toConfig(): LayerConfig { return { kind: this.kind as 'MaxPool2d' | 'AvgPool2d', ...this.opts }; }
 }
 
 export class MaxPool2d extends Pool2d {
   readonly kind = 'MaxPool2d';
-  compile(c: BuildContext, x: Tensor): Node {
+  compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.value(this.outShape(x.shape), 'f32', 'maxpool y');
     const argmax = c.train ? c.g.value(y.shape, 'i32', 'maxpool argmax') : undefined;
     c.g.emit('maxPool2d', (ctx) => encodeMaxPool2d(ctx, x, y, this.opts, argmax));
@@ -131,7 +147,7 @@ export class MaxPool2d extends Pool2d {
 
 export class AvgPool2d extends Pool2d {
   readonly kind = 'AvgPool2d';
-  compile(c: BuildContext, x: Tensor): Node {
+  compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.value(this.outShape(x.shape), 'f32', 'avgpool y');
     c.g.emit('avgPool2d', (ctx) => encodeAvgPool2d(ctx, x, y, this.opts));
     return {
@@ -148,8 +164,9 @@ export class AvgPool2d extends Pool2d {
 
 export class ReLU extends Layer {
   readonly kind = 'ReLU';
+  toConfig(): LayerConfig { return { kind: 'ReLU' }; }
   outShape(s: readonly number[]): number[] { return [...s]; }
-  compile(c: BuildContext, x: Tensor): Node {
+  compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.value(x.shape, 'f32', 'relu y');
     c.g.emit('relu', () => encodeRelu(x, y));
     return {
@@ -167,8 +184,9 @@ export class ReLU extends Layer {
 /** Collapses every dimension after the batch. */
 export class Flatten extends Layer {
   readonly kind = 'Flatten';
+  toConfig(): LayerConfig { return { kind: 'Flatten' }; }
   outShape(s: readonly number[]): number[] { return [s[0]!, s.slice(1).reduce((a, b) => a * b, 1)]; }
-  compile(c: BuildContext, x: Tensor): Node {
+  compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.reshape(x, this.outShape(x.shape));
     return { y, backward: (dy, needDx) => (needDx ? c.g.reshape(dy, x.shape) : null) };
   }
@@ -181,12 +199,13 @@ export class Dropout extends Layer {
     super();
     if (!(p >= 0 && p < 1)) throw new Error(`deepfried: Dropout p must be in [0, 1), got ${p}`);
   }
+  toConfig(): LayerConfig { return { kind: 'Dropout', p: this.p }; }
   outShape(s: readonly number[]): number[] { return [...s]; }
-  compile(c: BuildContext, x: Tensor): Node {
+  compile(c: BuildContext, x: TensorRef): Node {
     if (!c.train || this.p === 0) return { y: x, backward: (dy, needDx) => (needDx ? dy : null) };
-    const run = (src: Tensor, dst: Tensor) => c.g.emit('dropout', () => [
-      { kernel: dropoutKernel(), buffers: [c.hyper, src, dst], params: [src.size, this.p], workgroups: elementwiseWorkgroups(src.size) },
-    ]);
+    const hyper = c.hyper;
+    if (!hyper) throw new Error('deepfried: Dropout: a training graph needs the step\'s hyper-parameter tensor');
+    const run = (src: TensorRef, dst: TensorRef) => c.g.emit('dropout', () => encodeDropout(hyper, src, dst, this.p));
     const y = c.g.value(x.shape, 'f32', 'dropout y');
     run(x, y);
     return {
@@ -206,12 +225,13 @@ export class Linear extends Layer {
   w!: Param;
   b!: Param;
   constructor(readonly inFeatures: number, readonly outFeatures: number) { super(); }
+  toConfig(): LayerConfig { return { kind: 'Linear', inFeatures: this.inFeatures, outFeatures: this.outFeatures }; }
   outShape(s: readonly number[]): number[] { return linearShape(s, [this.outFeatures, this.inFeatures], [this.outFeatures]); }
   override init(rt: GpuRuntime, _s: readonly number[], rand: () => number): void {
     this.w = this.param(rt, 'weight', [this.outFeatures, this.inFeatures], xavier(this.inFeatures)(this.outFeatures * this.inFeatures, rand), { decay: true });
     this.b = this.param(rt, 'bias', [this.outFeatures], new Float32Array(this.outFeatures));
   }
-  compile(c: BuildContext, x: Tensor): Node {
+  compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.value(this.outShape(x.shape), 'f32', 'linear y');
     c.g.emit('linear', (ctx) => encodeLinear(ctx, x, this.w.value, this.b.value, y));
     return {
@@ -286,6 +306,10 @@ export class Fastfood extends Layer {
     this.blocks = Math.ceil(outFeatures / this.d);
   }
   get adaptive(): boolean { return Boolean(this.opts.adaptive); }
+  toConfig(): LayerConfig {
+    return { kind: this.adaptive ? 'AdaptiveFastfood' : 'Fastfood', inFeatures: this.inFeatures, outFeatures: this.outFeatures, d: this.d,
+      ...(this.opts.sigma !== undefined ? { sigma: this.opts.sigma } : {}) };
+  }
   outShape(s: readonly number[]): number[] {
     const f = fastfoodShape(s, { blocks: this.blocks, d: this.d, inFeatures: this.inFeatures, outFeatures: this.outFeatures });
     return [f.n, f.outFeatures];
@@ -302,7 +326,7 @@ export class Fastfood extends Layer {
   get ffParams() {
     return { B: this.B.value, G: this.G.value, S: this.S.value, perm: this.perm.value, outFeatures: this.outFeatures };
   }
-  compile(c: BuildContext, x: Tensor): Node {
+  compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.value(this.outShape(x.shape), 'f32', 'fastfood y');
     const N = x.shape[0]!;
     const saved = c.train ? { a3: c.g.value([N, this.blocks, this.d], 'f32', 'fastfood a3'), a5: c.g.value([N, this.blocks, this.d], 'f32', 'fastfood a5') } : undefined;

@@ -1,12 +1,13 @@
 // Compiles a model into a static training step (forward, loss, backward, optimizer) and an
 // inference step, and drives them: one writeBuffer for the batch, one submit per step, and
 // loss/accuracy read back through staging buffers only when asked.
-import { accumulateKernel, adamKernel, HYPER, optimWorkgroups, sgdKernel } from '../../kernels/optim.wgsl.js';
+import { HYPER } from '../../kernels/optim.wgsl.js';
 import type { Dataset } from '../data/mnist.js';
-import { type CompiledGraph, GraphBuilder } from '../graph/graph.js';
-import { checkFinite, type GpuRuntime, type Tensor } from '../gpu/runtime.js';
-import { encodeSoftmaxCrossEntropy } from '../ops/softmax_xent.js';
-import type { BuildContext, Param } from './layers.js';
+import type { GraphValue } from '../graph/graph.js';
+import { checkFinite, type GpuRuntime, type Tensor, type TensorRef } from '../gpu/runtime.js';
+import { encodeAdam, encodeSgd } from '../ops/optim.js';
+import { buildForward, compileForward, destroyCompiled, readAndClear, type Compiled } from './forward.js';
+import type { Param } from './layers.js';
 import type { Sequential } from './model.js';
 
 export type OptimizerConfig =
@@ -29,37 +30,10 @@ export interface TrainerOptions {
 export interface StepStats { steps: number; loss: number; accuracy: number }
 export interface EvalResult { loss: number; error: number; count: number }
 
-interface Forward { graph: CompiledGraph; x: Tensor; labels: Tensor; acc: Tensor[]; classes: number }
-
-function buildForward(rt: GpuRuntime, model: Sequential, batch: number, train: boolean, hyper: Tensor, grads?: Map<Param, Tensor>) {
-  const g = new GraphBuilder(rt, `${train ? 'train' : 'eval'} ${model.name} batch ${batch}`);
-  const x = rt.empty([batch, ...model.inputShape], 'f32', 'batch x');
-  const labels = rt.empty([batch], 'i32', 'batch labels');
-  const c: BuildContext = {
-    g, train, hyper,
-    grad: (p) => {
-      if (!grads) throw new Error('deepfried: gradients requested in an inference graph');
-      let t = grads.get(p);
-      if (!t) { t = g.value(p.shape, 'f32', `grad ${p.name}`); grads.set(p, t); }
-      return t;
-    },
-  };
-  const nodes = [];
-  let h = x;
-  for (const l of model.layers) { const n = l.compile(c, h); nodes.push(n); h = n.y; }
-  if (h.shape.length !== 2) throw new Error(`deepfried: ${model.name} ends in shape [${h.shape}], expected logits [batch, classes]`);
-  const loss = g.value([1], 'f32', 'loss'), correct = g.value([1], 'f32', 'correct');
-  const dlogits = train ? g.value(h.shape, 'f32', 'dlogits') : undefined;
-  g.emit('softmax cross-entropy', (ctx) => encodeSoftmaxCrossEntropy(ctx, h, labels, loss, { dlogits, correct }));
-  const acc = [rt.zeros([1]), rt.zeros([1])];
-  g.emit('stats', () => [loss, correct].map((src, i) => ({ kernel: accumulateKernel(), buffers: [src, acc[i]!], params: [1], workgroups: 1 })));
-  return { g, x, labels, acc, nodes, dlogits, classes: h.shape[1]! };
-}
-
 export class Trainer {
   readonly hyper: Tensor;
-  #train!: Forward;
-  #evals = new Map<number, Forward>();
+  #train!: Compiled;
+  #evals = new Map<number, Compiled>();
   #state = new Map<Param, Tensor[]>();
   #inFlight: Promise<void>[] = [];
   #sinceStats = 0;
@@ -67,14 +41,20 @@ export class Trainer {
   #destroyed = false;
 
   private constructor(readonly rt: GpuRuntime, readonly model: Sequential, readonly opts: TrainerOptions) {
-    this.hyper = rt.zeros([HYPER.length]);
+    this.hyper = rt.keep(rt.zeros([HYPER.length]));
   }
 
   static async compile(rt: GpuRuntime, model: Sequential, opts: TrainerOptions): Promise<Trainer> {
     if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new Error(`deepfried: batch must be a positive integer, got ${opts.batch}`);
     if (!(opts.optimizer.lr > 0)) throw new Error(`deepfried: learning rate must be positive, got ${opts.optimizer.lr}`);
     const t = new Trainer(rt, model, opts);
-    await t.#compileTrain();
+    try {
+      t.#compileTrain();
+      await t.#train.graph.ready;
+    } catch (e) {
+      t.destroy();
+      throw e;
+    }
     return t;
   }
 
@@ -90,11 +70,11 @@ export class Trainer {
   /** GPU time of one training step, per op and kernel (see CompiledGraph.profile). */
   profile() { return this.#train.graph.profile(); }
 
-  async #compileTrain(): Promise<void> {
+  #compileTrain(): void {
     const { rt, model, opts } = this;
-    const grads = new Map<Param, Tensor>();
-    const f = buildForward(rt, model, opts.batch, true, this.hyper, grads);
-    let dy = f.dlogits!;
+    const grads = new Map<Param, GraphValue>();
+    const f = buildForward(rt, model, opts.batch, { train: true, hyper: this.hyper, loss: true, grads });
+    let dy: TensorRef = f.dlogits!;
     for (let i = f.nodes.length - 1; i >= 0; i--) {
       const dx = f.nodes[i]!.backward(dy, i > 0);
       if (i > 0) {
@@ -107,13 +87,13 @@ export class Trainer {
       const grad = grads.get(p);
       if (!p.trainable || !grad) continue;
       const decay = p.decay ? o.weightDecay ?? 0 : 0;
-      const state = (o.kind === 'sgd' ? [0] : [0, 1]).map(() => rt.zeros(p.shape));
+      const state = (o.kind === 'sgd' ? [0] : [0, 1]).map(() => rt.keep(rt.zeros(p.shape)));
       this.#state.set(p, state);
-      f.g.emit(`${o.kind} ${p.name}`, () => [o.kind === 'sgd'
-        ? { kernel: sgdKernel(), buffers: [this.hyper, grad, p.value, ...state], params: [p.value.size, o.momentum ?? 0.9, decay, p.scale ** 2], workgroups: optimWorkgroups(p.value.size) }
-        : { kernel: adamKernel(), buffers: [this.hyper, grad, p.value, ...state], params: [p.value.size, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, decay, p.scale], workgroups: optimWorkgroups(p.value.size) }]);
+      f.g.emit(`${o.kind} ${p.name}`, () => o.kind === 'sgd'
+        ? encodeSgd(this.hyper, grad, p.value, state[0]!, { momentum: o.momentum ?? 0.9, decay, lrMul: p.scale ** 2 })
+        : encodeAdam(this.hyper, grad, p.value, state[0]!, state[1]!, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8, decay, lrMul: p.scale }));
     }
-    this.#train = { graph: await f.g.compile(), x: f.x, labels: f.labels, acc: f.acc, classes: f.classes };
+    this.#train = compileForward(f);
   }
 
   #hyperFor(step: number): Float32Array {
@@ -136,14 +116,14 @@ export class Trainer {
     if (x.length !== tr.x.size) throw new Error(`deepfried: step() x has ${x.length} values, the compiled batch needs ${tr.x.size}`);
     if (labels.length !== batch) throw new Error(`deepfried: step() has ${labels.length} labels for a batch of ${batch}`);
     checkBatch('step()', x, labels, tr.classes);
-    const q = this.rt.device.queue;
-    q.writeBuffer(tr.x.buffer, 0, x.buffer, x.byteOffset, x.byteLength);
-    q.writeBuffer(tr.labels.buffer, 0, labels.buffer, labels.byteOffset, labels.byteLength);
-    q.writeBuffer(this.hyper.buffer, 0, this.#hyperFor(this.#step).buffer as ArrayBuffer);
-    tr.graph.submit();
+    const rt = this.rt;
+    rt.write(tr.x, x);
+    rt.write(tr.labels, labels);
+    rt.write(this.hyper, this.#hyperFor(this.#step));
+    tr.graph.enqueue();
     this.#step++;
     this.#sinceStats++;
-    this.#inFlight.push(q.onSubmittedWorkDone());
+    this.#inFlight.push(rt.flush().then(() => rt.device.queue.onSubmittedWorkDone()));
     while (this.#inFlight.length > (this.opts.maxInFlight ?? 2)) await this.#inFlight.shift();
     this.rt.check();
   }
@@ -153,7 +133,7 @@ export class Trainer {
     this.#alive();
     const steps = this.#sinceStats;
     this.#sinceStats = 0;
-    const [loss, correct] = await readAndClear(this.rt, this.#train.acc);
+    const [loss, correct] = (await readAndClear(this.rt, this.#train.acc)) as [number, number];
     return { steps, loss: steps ? loss / steps : NaN, accuracy: steps ? correct / (steps * this.opts.batch) : NaN };
   }
 
@@ -164,26 +144,26 @@ export class Trainer {
     const run = async (n: number, start: number) => {
       let f = this.#evals.get(n);
       if (!f) {
-        const b = buildForward(this.rt, this.model, n, false, this.hyper);
-        f = { graph: await b.g.compile(), x: b.x, labels: b.labels, acc: b.acc, classes: b.classes };
+        f = compileForward(buildForward(this.rt, this.model, n, { train: false, hyper: this.hyper, loss: true }));
         this.#evals.set(n, f);
+        await f.graph.ready;
       }
-      const q = this.rt.device.queue;
-      q.writeBuffer(f.x.buffer, 0, ds.images.buffer, ds.images.byteOffset + start * size * 4, n * size * 4);
-      q.writeBuffer(f.labels.buffer, 0, ds.labels.buffer, ds.labels.byteOffset + start * 4, n * 4);
-      f.graph.submit();
+      this.rt.write(f.x, ds.images.subarray(start * size, (start + n) * size));
+      this.rt.write(f.labels, ds.labels.subarray(start, start + n));
+      f.graph.enqueue();
+      await this.rt.flush();
       return f;
     };
-    const used = new Set<Forward>();
+    const used = new Set<Compiled>();
     let loss = 0, correct = 0, start = 0;
     for (; start + batch <= ds.count; start += batch) used.add(await run(batch, start));
     const tail = ds.count - start;
     for (const f of used) {
-      const [l, c] = await readAndClear(this.rt, f.acc);
+      const [l, c] = (await readAndClear(this.rt, f.acc)) as [number, number];
       loss += l * batch; correct += c;
     }
     if (tail > 0) {
-      const [l, c] = await readAndClear(this.rt, (await run(tail, start)).acc);
+      const [l, c] = (await readAndClear(this.rt, (await run(tail, start)).acc)) as [number, number];
       loss += l * tail; correct += c;
     }
     return { loss: loss / ds.count, error: 1 - correct / ds.count, count: ds.count };
@@ -197,10 +177,7 @@ export class Trainer {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    for (const f of [this.#train, ...this.#evals.values()]) {
-      f.graph.destroy();
-      for (const t of [f.x, f.labels, ...f.acc]) t.dispose();
-    }
+    for (const f of [this.#train, ...this.#evals.values()]) if (f) destroyCompiled(f);
     for (const s of this.#state.values()) for (const t of s) t.dispose();
     this.hyper.dispose();
   }
@@ -213,24 +190,6 @@ function checkBatch(what: string, x: Float32Array, labels: Int32Array, classes: 
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
     if (l < 0 || l >= classes) throw new Error(`deepfried: ${what} label ${l} at index ${i} is outside [0, ${classes})`);
-  }
-}
-
-/** Copies small accumulators to a staging buffer, zeroes them in the same submit, and reads them. */
-async function readAndClear(rt: GpuRuntime, acc: Tensor[]): Promise<[number, number]> {
-  const staging = rt.createBuffer({ label: 'deepfried stats', size: 4 * acc.length, usage: 0x1 | 0x8 });
-  try {
-    const enc = rt.device.createCommandEncoder({ label: 'deepfried stats' });
-    acc.forEach((t, i) => { enc.copyBufferToBuffer(t.buffer, 0, staging, 4 * i, 4); enc.clearBuffer(t.buffer); });
-    rt.device.queue.submit([enc.finish()]);
-    await staging.mapAsync(1);
-    const f = new Float32Array(staging.getMappedRange());
-    const v: [number, number] = [f[0]!, f[1]!];
-    staging.unmap();
-    return v;
-  } finally {
-    staging.destroy();
-    rt.check();
   }
 }
 

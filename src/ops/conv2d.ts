@@ -6,11 +6,11 @@ import type { KernelInstance } from '../../kernels/common.js';
 import { col2imKernel, im2colKernel, IM2COL_WG, swapLeadingKernel } from '../../kernels/im2col.wgsl.js';
 import { matmulVariant } from '../../kernels/matmul.wgsl.js';
 import { matmulMaxTile } from './adapter.js';
-import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
+import type { Dispatch, EncodeContext, GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
 import { encodeMatmul } from './linear.js';
 import { encodeChannelSum } from './reduce.js';
 import { pair, type Conv2dOptions, type ConvGrads } from './types.js';
-import { dtype, fail, rank } from './validate.js';
+import { dtype, fail, operand, rank } from './validate.js';
 
 function dims(op: string, name: string, s: readonly number[], r: number, layout: string): void {
   if (!Array.isArray(s) || s.length !== r) fail(op, `${name} must have rank ${r} (${layout}), got shape [${s}]`);
@@ -43,14 +43,14 @@ export function conv2dShape(xShape: readonly number[], wShape: readonly number[]
   return [p.N, p.Cout, p.Ho, p.Wo];
 }
 
-function checkTensors(op: string, named: [string, Tensor][]): void {
+function checkTensors(op: string, named: [string, TensorRef][]): void {
   for (const [name, t] of named) {
-    if (t.disposed) fail(op, `${name} was used after dispose()`);
+    operand(op, name, t);
     dtype(op, name, t, 'f32');
   }
 }
 
-function checkOut(op: string, name: string, t: Tensor, shape: readonly number[]): void {
+function checkOut(op: string, name: string, t: TensorRef, shape: readonly number[]): void {
   rank(op, name, t, shape.length);
   if (t.shape.some((d, i) => d !== shape[i])) fail(op, `${name} must have shape [${shape}], got [${t.shape}]`);
 }
@@ -71,14 +71,14 @@ function checkGrid(op: string, ctx: EncodeContext, workgroups: number, what: str
 const outputTile = (GH: number, GW: number, O: number): [number, number, number] =>
   [Math.min(4, GH), Math.min(8, GW), channelTile(O, 4)];
 
-function tileDispatch(op: string, ctx: EncodeContext, kernel: KernelInstance, tile: readonly [number, number, number], g: ConvTileGeometry, buffers: Tensor[]): Dispatch {
+function tileDispatch(op: string, ctx: EncodeContext, kernel: KernelInstance, tile: readonly [number, number, number], g: ConvTileGeometry, buffers: TensorRef[]): Dispatch {
   const { params, workgroups } = convTileLaunch(tile, g);
   checkGrid(op, ctx, workgroups, kernel.name);
   return { kernel, buffers, params, workgroups };
 }
 
-export function encodeConv2d(ctx: EncodeContext, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, opts: Conv2dOptions = {}): Dispatch[] {
-  checkTensors('conv2d', [['x', x], ['w', w], ...(b ? [['b', b] as [string, Tensor]] : []), ['y', y]]);
+export function encodeConv2d(ctx: EncodeContext, x: TensorRef, w: TensorRef, b: TensorRef | null, y: TensorRef, opts: Conv2dOptions = {}): Dispatch[] {
+  checkTensors('conv2d', [['x', x], ['w', w], ...(b ? [['b', b] as [string, TensorRef]] : []), ['y', y]]);
   const outShape = conv2dShape(x.shape, w.shape, b ? b.shape : null, opts);
   checkOut('conv2d', 'y', y, outShape);
   const p = problem('conv2d', x.shape, w.shape, opts);
@@ -108,10 +108,6 @@ function filterPlan(p: ConvProblem): { tile: [number, number, number, number]; s
   return { tile: [TCo, TCi, KY, PW], splits, rowsPerSplit, base };
 }
 
-/** How conv2dBackward computes dx and dw: 'direct' (the tiled conv kernel for dx, the split-K
- * reduction for dw), 'gemm' (im2col + the matmul kernel), or 'auto' (per shape, see useGemm). */
-export const CONV_OPTIONS: { backward: 'auto' | 'gemm' | 'direct' } = { backward: 'auto' };
-
 /** Bytes of one [Cin·kh·kw, N·Ho·Wo] column matrix. */
 const colBytes = (p: ConvProblem) => 4 * p.Cin * p.kh * p.kw * p.N * p.Ho * p.Wo;
 
@@ -122,12 +118,13 @@ const colBytes = (p: ConvProblem) => 4 * p.Cin * p.kh * p.kw * p.N * p.Ho * p.Wo
  * 20×25 output and no parallelism, so it stays direct). */
 function useGemm(ctx: EncodeContext, p: ConvProblem): boolean {
   const fits = colBytes(p) <= ctx.limits.maxStorageBufferBindingSize;
-  if (CONV_OPTIONS.backward !== 'auto') return CONV_OPTIONS.backward === 'gemm' && fits;
+  const path = ctx.tuning.conv.backward;
+  if (path !== 'auto') return path === 'gemm' && fits;
   return fits && colBytes(p) <= 64 << 20 && p.Cout >= 8 && p.Cin * p.kh * p.kw >= 64;
 }
 
 /** dw = dyT·colᵀ, db = Σ dy, dx = col2im(wᵀ·dyT) (kernels/im2col.wgsl.ts). */
-function encodeBackwardGemm(ctx: EncodeContext, p: ConvProblem, x: Tensor, w: Tensor, dy: Tensor, out: { dx?: Tensor; dw: Tensor; db: Tensor }): Dispatch[] {
+function encodeBackwardGemm(ctx: EncodeContext, p: ConvProblem, x: TensorRef, w: TensorRef, dy: TensorRef, out: { dx?: TensorRef; dw: TensorRef; db: TensorRef }): Dispatch[] {
   const J = p.Cin * p.kh * p.kw, Q = p.N * p.Ho * p.Wo, P = p.Ho * p.Wo;
   const geometry = [p.N, p.Cin, p.H, p.W, p.Ho, p.Wo, p.ph, p.pw];
   const taps = { kh: p.kh, kw: p.kw, sh: p.sh, sw: p.sw };
@@ -137,21 +134,21 @@ function encodeBackwardGemm(ctx: EncodeContext, p: ConvProblem, x: Tensor, w: Te
   const ds: Dispatch[] = [
     { kernel: swapLeadingKernel(), buffers: [dy, dyT], params: [p.N, p.Cout, P], workgroups: Math.ceil(dy.size / IM2COL_WG) },
     { kernel: im2colKernel(taps), buffers: [x, col], params: geometry, workgroups: Math.ceil(Q / IM2COL_WG) },
-    encodeMatmul(matmulVariant('nt', p.Cout, J, Q, { quad }, matmulMaxTile(x, p.Cout, J, Q)), dyT, col, null, out.dw, p.Cout, J, Q),
+    encodeMatmul(matmulVariant('nt', p.Cout, J, Q, { quad }, matmulMaxTile(ctx, p.Cout, J, Q)), dyT, col, null, out.dw, p.Cout, J, Q),
     ...encodeChannelSum(ctx, dy, out.db, p.N, p.Cout, P),
   ];
   if (out.dx) {
     const cg = ctx.scratch([J, Q], 'f32', 'conv2d column gradient');
-    ds.push(encodeMatmul(matmulVariant('tn', J, Q, p.Cout, { quad }, matmulMaxTile(x, J, Q, p.Cout)), w, dyT, null, cg, J, Q, p.Cout));
+    ds.push(encodeMatmul(matmulVariant('tn', J, Q, p.Cout, { quad }, matmulMaxTile(ctx, J, Q, p.Cout)), w, dyT, null, cg, J, Q, p.Cout));
     ds.push({ kernel: col2imKernel(taps), buffers: [cg, out.dx], params: geometry, workgroups: Math.ceil(p.N * p.H * p.W / IM2COL_WG) });
   }
   for (const d of ds) checkGrid('conv2dBackward', ctx, d.workgroups, d.kernel.name);
   return ds;
 }
 
-export function encodeConv2dBackward(ctx: EncodeContext, x: Tensor, w: Tensor, dy: Tensor, out: { dx?: Tensor; dw: Tensor; db: Tensor }, opts: Conv2dOptions = {}): Dispatch[] {
+export function encodeConv2dBackward(ctx: EncodeContext, x: TensorRef, w: TensorRef, dy: TensorRef, out: { dx?: TensorRef; dw: TensorRef; db: TensorRef }, opts: Conv2dOptions = {}): Dispatch[] {
   const op = 'conv2dBackward';
-  checkTensors(op, [['x', x], ['w', w], ['dy', dy], ['dw', out.dw], ['db', out.db], ...(out.dx ? [['dx', out.dx] as [string, Tensor]] : [])]);
+  checkTensors(op, [['x', x], ['w', w], ['dy', dy], ['dw', out.dw], ['db', out.db], ...(out.dx ? [['dx', out.dx] as [string, TensorRef]] : [])]);
   const p = problem(op, x.shape, w.shape, opts);
   checkOut(op, 'dy', dy, [p.N, p.Cout, p.Ho, p.Wo]);
   checkOut(op, 'dw', out.dw, w.shape);
@@ -186,17 +183,17 @@ export function encodeConv2dBackward(ctx: EncodeContext, x: Tensor, w: Tensor, d
   return ds;
 }
 
-export function conv2d(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null, opts?: Conv2dOptions): Promise<Tensor> {
-  checkTensors('conv2d', [['x', x], ['w', w], ...(b ? [['b', b] as [string, Tensor]] : [])]);
+export function conv2d(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null, opts?: Conv2dOptions): Tensor {
+  checkTensors('conv2d', [['x', x], ['w', w], ...(b ? [['b', b] as [string, TensorRef]] : [])]);
   const shape = conv2dShape(x.shape, w.shape, b ? b.shape : null, opts);
-  return rt.produce('conv2d', () => rt.empty(shape, 'f32', 'conv2d y'), (y, ctx) => encodeConv2d(ctx, x, w, b, y, opts));
+  return rt.op('conv2d', () => rt.empty(shape, 'f32', 'conv2d y'), (y, ctx) => encodeConv2d(ctx, x, w, b, y, opts));
 }
 
-export function conv2dBackward(rt: GpuRuntime, x: Tensor, w: Tensor, dy: Tensor, opts?: Conv2dOptions): Promise<ConvGrads> {
+export function conv2dBackward(rt: GpuRuntime, x: Tensor, w: Tensor, dy: Tensor, opts?: Conv2dOptions): ConvGrads {
   checkTensors('conv2dBackward', [['x', x], ['w', w], ['dy', dy]]);
   const p = problem('conv2dBackward', x.shape, w.shape, opts);
   checkOut('conv2dBackward', 'dy', dy, [p.N, p.Cout, p.Ho, p.Wo]);
-  return rt.produce('conv2dBackward',
+  return rt.op('conv2dBackward',
     () => ({ dx: rt.empty(x.shape, 'f32', 'conv2d dx'), dw: rt.empty(w.shape, 'f32', 'conv2d dw'), db: rt.empty([p.Cout], 'f32', 'conv2d db') }),
     (out, ctx) => encodeConv2dBackward(ctx, x, w, dy, out, opts));
 }

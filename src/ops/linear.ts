@@ -2,10 +2,10 @@
 // dx = dy·w, dw = dyᵀ·x, db = Σ_batch dy. All three products use the one tiled matmul kernel.
 import { matmulKernel, matmulVariant, matmulWorkgroups, type MatmulVariant } from '../../kernels/matmul.wgsl.js';
 import { matmulMaxTile } from './adapter.js';
-import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
+import type { Dispatch, EncodeContext, GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
 import { encodeColumnSum } from './reduce.js';
 import type { LinearGrads } from './types.js';
-import { dtype, fail, rank } from './validate.js';
+import { fail, live, rank, shapeIs } from './validate.js';
 
 export { encodeColumnSum } from './reduce.js';
 
@@ -20,34 +20,22 @@ export function linearShape(xShape: readonly number[], wShape: readonly number[]
   return [xShape[0]!, wShape[0]!];
 }
 
-function live(op: string, ts: Record<string, Tensor | null | undefined>): void {
-  for (const [n, t] of Object.entries(ts)) {
-    if (!t) continue;
-    if (t.disposed) fail(op, `${n} was used after dispose()`);
-    dtype(op, n, t, 'f32');
-  }
-}
-
-function shapeIs(op: string, name: string, t: Tensor, shape: readonly number[]): void {
-  if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) fail(op, `${name} must have shape [${shape}], got [${t.shape}]`);
-}
-
 /** C[M, N] = A·B in one of the matmul kernel's layouts. */
-export function encodeMatmul(v: MatmulVariant, a: Tensor, b: Tensor, bias: Tensor | null, c: Tensor, m: number, n: number, k: number): Dispatch {
+export function encodeMatmul(v: MatmulVariant, a: TensorRef, b: TensorRef, bias: TensorRef | null, c: TensorRef, m: number, n: number, k: number): Dispatch {
   const { tilesN, tiles, workgroups } = matmulWorkgroups(v, m, n);
   return { kernel: matmulKernel(v), buffers: bias ? [a, b, bias, c] : [a, b, c], params: [m, n, k, tilesN, tiles], workgroups };
 }
 
-export function encodeLinear(ctx: EncodeContext, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, opts: LinearOptions = {}): Dispatch[] {
+export function encodeLinear(ctx: EncodeContext, x: TensorRef, w: TensorRef, b: TensorRef | null, y: TensorRef, opts: LinearOptions = {}): Dispatch[] {
   live('linear', { x, w, b, y });
   const out = linearShape(x.shape, w.shape, b ? b.shape : null);
   shapeIs('linear', 'y', y, out);
   const [n, k] = x.shape as [number, number];
-  return [encodeMatmul(matmulVariant('nt', n, out[1]!, k, { bias: Boolean(b), relu: Boolean(opts.relu), quad: ctx.hasSubgroups }, matmulMaxTile(x, n, out[1]!, k)), x, w, b, y, n, out[1]!, k)];
+  return [encodeMatmul(matmulVariant('nt', n, out[1]!, k, { bias: Boolean(b), relu: Boolean(opts.relu), quad: ctx.hasSubgroups }, matmulMaxTile(ctx, n, out[1]!, k)), x, w, b, y, n, out[1]!, k)];
 }
 
 /** dx = dy·w (when out.dx is given), dw = dyᵀ·x, db = Σ_batch dy (when out.db is given). */
-export function encodeLinearBackward(ctx: EncodeContext, x: Tensor, w: Tensor, dy: Tensor, out: { dx?: Tensor; dw: Tensor; db?: Tensor }): Dispatch[] {
+export function encodeLinearBackward(ctx: EncodeContext, x: TensorRef, w: TensorRef, dy: TensorRef, out: { dx?: TensorRef; dw: TensorRef; db?: TensorRef }): Dispatch[] {
   const op = 'linearBackward';
   live(op, { x, w, dy, dx: out.dx, dw: out.dw, db: out.db });
   const yShape = linearShape(x.shape, w.shape, null, op);
@@ -58,9 +46,9 @@ export function encodeLinearBackward(ctx: EncodeContext, x: Tensor, w: Tensor, d
   const ds: Dispatch[] = [];
   if (out.dx) {
     shapeIs(op, 'dx', out.dx, x.shape);
-    ds.push(encodeMatmul(matmulVariant('nn', n, fin, fout, { quad: ctx.hasSubgroups }, matmulMaxTile(dy, n, fin, fout)), dy, w, null, out.dx, n, fin, fout));
+    ds.push(encodeMatmul(matmulVariant('nn', n, fin, fout, { quad: ctx.hasSubgroups }, matmulMaxTile(ctx, n, fin, fout)), dy, w, null, out.dx, n, fin, fout));
   }
-  ds.push(encodeMatmul(matmulVariant('tn', fout, fin, n, { quad: ctx.hasSubgroups }, matmulMaxTile(dy, fout, fin, n)), dy, x, null, out.dw, fout, fin, n));
+  ds.push(encodeMatmul(matmulVariant('tn', fout, fin, n, { quad: ctx.hasSubgroups }, matmulMaxTile(ctx, fout, fin, n)), dy, x, null, out.dw, fout, fin, n));
   if (out.db) {
     shapeIs(op, 'db', out.db, [fout]);
     ds.push(...encodeColumnSum(ctx, dy, out.db));
@@ -76,16 +64,16 @@ function check(op: string, x: Tensor, w: Tensor, b: Tensor | null): number[] {
   return linearShape(x.shape, w.shape, b ? b.shape : null, op);
 }
 
-export function linear(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Promise<Tensor> {
+export function linear(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Tensor {
   const out = check('linear', x, w, b);
-  return rt.produce('linear', () => rt.empty(out, 'f32', 'linear y'), (y, ctx) => encodeLinear(ctx, x, w, b, y, opts));
+  return rt.op('linear', () => rt.empty(out, 'f32', 'linear y'), (y, ctx) => encodeLinear(ctx, x, w, b, y, opts));
 }
 
-export function linearBackward(rt: GpuRuntime, x: Tensor, w: Tensor, dy: Tensor): Promise<LinearGrads> {
+export function linearBackward(rt: GpuRuntime, x: Tensor, w: Tensor, dy: Tensor): LinearGrads {
   const out = check('linearBackward', x, w, null);
   rank('linearBackward', 'dy', dy, 2, '[N, out]');
   shapeIs('linearBackward', 'dy', dy, out);
-  return rt.produce('linearBackward', () => ({
+  return rt.op('linearBackward', () => ({
     dx: rt.empty(x.shape, 'f32', 'linear dx'), dw: rt.empty(w.shape, 'f32', 'linear dw'), db: rt.empty([w.shape[0]!], 'f32', 'linear db'),
   }), (g, ctx) => encodeLinearBackward(ctx, x, w, dy, g));
 }

@@ -1,7 +1,7 @@
 // maxPool2d / avgPool2d over NCHW: shape inference, validation, forward and backward dispatches.
 import { avgPoolKernel, maxPool2x2Kernel, maxPoolKernel, poolWorkgroups, UNROLL_MAX } from '../../kernels/pool.wgsl.js';
 import { avgPoolBackwardKernel, disjointInvocations, maxPool2x2BackwardKernel, maxPoolBackwardKernel } from '../../kernels/pool_grad.wgsl.js';
-import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
+import type { Dispatch, EncodeContext, GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
 import { pair, type PoolOptions } from './types.js';
 import { dtype, fail, rank } from './validate.js';
 
@@ -29,12 +29,12 @@ export function pool2dShape(xShape: readonly number[], opts: PoolOptions, op = '
   return [n, c, Math.floor((ph - g.kernel[0]) / g.stride[0]) + 1, Math.floor((pw - g.kernel[1]) / g.stride[1]) + 1];
 }
 
-function expectShape(op: string, name: string, t: Tensor, shape: readonly number[]): void {
+function expectShape(op: string, name: string, t: TensorRef, shape: readonly number[]): void {
   rank(op, name, t, shape.length);
   if (t.shape.some((s, i) => s !== shape[i])) fail(op, `${name} must have shape [${shape}], got [${t.shape}]`);
 }
 
-function check(op: string, x: Tensor, opts: PoolOptions): { g: PoolGeometry; out: number[] } {
+function check(op: string, x: TensorRef, opts: PoolOptions): { g: PoolGeometry; out: number[] } {
   rank(op, 'x', x, 4, 'NCHW');
   dtype(op, 'x', x, 'f32');
   return { g: poolGeometry(op, opts), out: pool2dShape(x.shape, opts, op) };
@@ -42,10 +42,9 @@ function check(op: string, x: Tensor, opts: PoolOptions): { g: PoolGeometry; out
 
 const unrolled = (g: PoolGeometry): [number, number] | undefined => (g.kernel.every((k) => k <= UNROLL_MAX) ? g.kernel : undefined);
 
-/** 2×2 windows tiling x exactly (stride 2, no padding, even H and W): the vec2 max-pool kernels.
- * POOL_TILES.off turns them off (tests run both paths). */
-export const POOL_TILES = { off: false };
-const tiles2x2 = (g: PoolGeometry, xShape: readonly number[]): boolean => !POOL_TILES.off &&
+/** 2×2 windows tiling x exactly (stride 2, no padding, even H and W): the vec2 max-pool kernels,
+ * unless the runtime's Tuning.pool.tiles2x2 turns them off (tests run both paths). */
+const tiles2x2 = (ctx: EncodeContext, g: PoolGeometry, xShape: readonly number[]): boolean => ctx.tuning.pool.tiles2x2 &&
   [...g.kernel, ...g.stride].every((v) => v === 2) && g.padding.every((p) => p === 0) && xShape[2]! % 2 === 0 && xShape[3]! % 2 === 0;
 
 /** Windows never overlap: each input cell lies in at most one. */
@@ -61,18 +60,18 @@ function params(total: number, xShape: readonly number[], yShape: readonly numbe
   return [total, xShape[2]!, xShape[3]!, yShape[2]!, yShape[3]!, ...g.kernel, ...g.stride, ...g.padding];
 }
 
-export function encodeMaxPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: PoolOptions, argmax?: Tensor): Dispatch[] {
+export function encodeMaxPool2d(ctx: EncodeContext, x: TensorRef, y: TensorRef, opts: PoolOptions, argmax?: TensorRef): Dispatch[] {
   const { g, out } = check('maxPool2d', x, opts);
   expectShape('maxPool2d', 'y', y, out);
   if (argmax) { expectShape('maxPool2d', 'argmax', argmax, out); dtype('maxPool2d', 'argmax', argmax, 'i32'); }
   return [{
-    kernel: tiles2x2(g, x.shape) ? maxPool2x2Kernel(Boolean(argmax)) : maxPoolKernel(Boolean(argmax), unrolled(g)), buffers: argmax ? [x, y, argmax] : [x, y],
+    kernel: tiles2x2(ctx, g, x.shape) ? maxPool2x2Kernel(Boolean(argmax)) : maxPoolKernel(Boolean(argmax), unrolled(g)), buffers: argmax ? [x, y, argmax] : [x, y],
     params: params(y.size, x.shape, out, g), workgroups: poolWorkgroups(y.size),
   }];
 }
 
 /** dx for max pooling; without a recorded argmax, the forward runs again into scratch memory. */
-export function encodeMaxPool2dBackward(ctx: EncodeContext, x: Tensor, dy: Tensor, dx: Tensor, opts: PoolOptions, argmax?: Tensor): Dispatch[] {
+export function encodeMaxPool2dBackward(ctx: EncodeContext, x: TensorRef, dy: TensorRef, dx: TensorRef, opts: PoolOptions, argmax?: TensorRef): Dispatch[] {
   const op = 'maxPool2dBackward';
   const { g, out } = check(op, x, opts);
   expectShape(op, 'dy', dy, out);
@@ -85,42 +84,42 @@ export function encodeMaxPool2dBackward(ctx: EncodeContext, x: Tensor, dy: Tenso
     argmax = ctx.scratch(out, 'i32', 'maxPool2d argmax');
     pre.push(...encodeMaxPool2d(ctx, x, ctx.scratch(out, 'f32', 'maxPool2d y'), opts, argmax));
   }
-  const backward: Dispatch = tiles2x2(g, x.shape)
+  const backward: Dispatch = tiles2x2(ctx, g, x.shape)
     ? { kernel: maxPool2x2BackwardKernel(), buffers: [dy, argmax, dx], params: params(dy.size, x.shape, out, g), workgroups: poolWorkgroups(dy.size) }
     : { kernel: maxPoolBackwardKernel(disjoint(g)), buffers: [dy, argmax, dx], ...backwardLaunch(x.shape, out, g) };
   return [...pre, backward];
 }
 
-export function encodeAvgPool2d(ctx: EncodeContext, x: Tensor, y: Tensor, opts: PoolOptions): Dispatch[] {
+export function encodeAvgPool2d(ctx: EncodeContext, x: TensorRef, y: TensorRef, opts: PoolOptions): Dispatch[] {
   const { g, out } = check('avgPool2d', x, opts);
   expectShape('avgPool2d', 'y', y, out);
   return [{ kernel: avgPoolKernel(unrolled(g)), buffers: [x, y], params: params(y.size, x.shape, out, g), workgroups: poolWorkgroups(y.size) }];
 }
 
 /** dx for average pooling; the input shape is dx's. */
-export function encodeAvgPool2dBackward(ctx: EncodeContext, dy: Tensor, dx: Tensor, opts: PoolOptions): Dispatch[] {
+export function encodeAvgPool2dBackward(ctx: EncodeContext, dy: TensorRef, dx: TensorRef, opts: PoolOptions): Dispatch[] {
   const op = 'avgPool2dBackward';
   const { g, out } = check(op, dx, opts);
   expectShape(op, 'dy', dy, out);
   return [{ kernel: avgPoolBackwardKernel(disjoint(g)), buffers: [dy, dx], ...backwardLaunch(dx.shape, out, g) }];
 }
 
-export function maxPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Promise<Tensor> {
+export function maxPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Tensor {
   const { out } = check('maxPool2d', x, opts);
-  return rt.produce('maxPool2d', () => rt.empty(out, 'f32', 'maxPool2d y'), (y, ctx) => encodeMaxPool2d(ctx, x, y, opts));
+  return rt.op('maxPool2d', () => rt.empty(out, 'f32', 'maxPool2d y'), (y, ctx) => encodeMaxPool2d(ctx, x, y, opts));
 }
 
-export function maxPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Promise<Tensor> {
+export function maxPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Tensor {
   check('maxPool2dBackward', x, opts);
-  return rt.produce('maxPool2dBackward', () => rt.empty(x.shape, 'f32', 'maxPool2d dx'), (dx, ctx) => encodeMaxPool2dBackward(ctx, x, dy, dx, opts));
+  return rt.op('maxPool2dBackward', () => rt.empty(x.shape, 'f32', 'maxPool2d dx'), (dx, ctx) => encodeMaxPool2dBackward(ctx, x, dy, dx, opts));
 }
 
-export function avgPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Promise<Tensor> {
+export function avgPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Tensor {
   const { out } = check('avgPool2d', x, opts);
-  return rt.produce('avgPool2d', () => rt.empty(out, 'f32', 'avgPool2d y'), (y, ctx) => encodeAvgPool2d(ctx, x, y, opts));
+  return rt.op('avgPool2d', () => rt.empty(out, 'f32', 'avgPool2d y'), (y, ctx) => encodeAvgPool2d(ctx, x, y, opts));
 }
 
-export function avgPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Promise<Tensor> {
+export function avgPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Tensor {
   check('avgPool2dBackward', x, opts);
-  return rt.produce('avgPool2dBackward', () => rt.empty(x.shape, 'f32', 'avgPool2d dx'), (dx, ctx) => encodeAvgPool2dBackward(ctx, dy, dx, opts));
+  return rt.op('avgPool2dBackward', () => rt.empty(x.shape, 'f32', 'avgPool2d dx'), (dx, ctx) => encodeAvgPool2dBackward(ctx, dy, dx, opts));
 }

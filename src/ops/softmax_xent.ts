@@ -1,29 +1,28 @@
 // Softmax cross-entropy: mean loss over the batch, its gradient and the batch's correct count.
-// Out-of-range labels: the kernel makes that row's loss and gradient NaN (so the mean loss is NaN);
-// the functional ops read the loss back and, when it is NaN, read the labels and throw naming the
-// first bad one. A training graph that calls encodeSoftmaxCrossEntropy sees a NaN loss.
+// Labels out of range: the eager ops check labels uploaded from the host (rt.tensor) at the call,
+// naming the first bad one; otherwise (labels the host has not seen, or the encoder in a graph or a
+// caller's encoder) the kernel makes that row's loss and gradient NaN, so the mean loss is NaN.
 import { NAN_BITS, softmaxXentKernel } from '../../kernels/softmax_xent.wgsl.js';
-import type { Dispatch, EncodeContext, GpuRuntime, Tensor } from '../gpu/runtime.js';
-import { dtype, fail, rank } from './validate.js';
+import { Tensor, type Dispatch, type EncodeContext, type GpuRuntime, type TensorRef } from '../gpu/runtime.js';
+import { dtype, fail, operand, rank, shapeIs } from './validate.js';
 
-function shapeIs(op: string, name: string, t: Tensor, shape: readonly number[]): void {
-  if (t.disposed) fail(op, `${name} was used after dispose()`);
-  if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) fail(op, `${name} must have shape [${shape}], got [${t.shape}]`);
-  dtype(op, name, t, 'f32');
-}
-
-function check(op: string, logits: Tensor, labels: Tensor): [number, number] {
+function check(op: string, logits: TensorRef, labels: TensorRef, eager = false): [number, number] {
   rank(op, 'logits', logits, 2, '[N, C]');
   dtype(op, 'logits', logits, 'f32');
-  if (labels.disposed) fail(op, 'labels was used after dispose()');
+  operand(op, 'labels', labels);
   dtype(op, 'labels', labels, 'i32');
   const [n, c] = logits.shape as [number, number];
   if (labels.size !== n || labels.shape.length !== 1) fail(op, `labels must have shape [${n}] (one per row of logits), got [${labels.shape}]`);
+  const host = eager && labels instanceof Tensor ? labels.host : undefined;
+  if (host) {
+    const bad = host.findIndex((v) => v < 0 || v >= c);
+    if (bad >= 0) fail(op, `label ${host[bad]} at row ${bad} is out of range [0, ${c})`);
+  }
   return [n, c];
 }
 
-export function encodeSoftmaxCrossEntropy(ctx: EncodeContext, logits: Tensor, labels: Tensor, loss: Tensor,
-  extra: { dlogits?: Tensor; correct?: Tensor } = {}): Dispatch[] {
+export function encodeSoftmaxCrossEntropy(ctx: EncodeContext, logits: TensorRef, labels: TensorRef, loss: TensorRef,
+  extra: { dlogits?: TensorRef; correct?: TensorRef } = {}): Dispatch[] {
   const op = 'softmaxCrossEntropy';
   const [n, c] = check(op, logits, labels);
   shapeIs(op, 'loss', loss, [1]);
@@ -36,39 +35,13 @@ export function encodeSoftmaxCrossEntropy(ctx: EncodeContext, logits: Tensor, la
   }];
 }
 
-async function throwOnBadLabel(op: string, loss: Tensor, labels: Tensor, classes: number): Promise<void> {
-  const l = (await loss.read())[0]!;
-  if (!Number.isNaN(l)) return;
-  const ls = await labels.read();
-  const bad = ls.findIndex((v) => v < 0 || v >= classes);
-  if (bad >= 0) fail(op, `label ${ls[bad]} at row ${bad} is out of range [0, ${classes})`);
+export function softmaxCrossEntropy(rt: GpuRuntime, logits: Tensor, labels: Tensor): Tensor {
+  check('softmaxCrossEntropy', logits, labels, true);
+  return rt.op('softmaxCrossEntropy', () => rt.empty([1], 'f32', 'xent loss'), (l, ctx) => encodeSoftmaxCrossEntropy(ctx, logits, labels, l));
 }
 
-export async function softmaxCrossEntropy(rt: GpuRuntime, logits: Tensor, labels: Tensor): Promise<Tensor> {
-  const [, c] = check('softmaxCrossEntropy', logits, labels);
-  const loss = await rt.produce('softmaxCrossEntropy', () => rt.empty([1], 'f32', 'xent loss'),
-    (l, ctx) => encodeSoftmaxCrossEntropy(ctx, logits, labels, l));
-  try {
-    await throwOnBadLabel('softmaxCrossEntropy', loss, labels, c);
-  } catch (e) {
-    loss.dispose();
-    throw e;
-  }
-  return loss;
-}
-
-export async function softmaxCrossEntropyBackward(rt: GpuRuntime, logits: Tensor, labels: Tensor): Promise<Tensor> {
-  const [, c] = check('softmaxCrossEntropyBackward', logits, labels);
-  const out = await rt.produce('softmaxCrossEntropyBackward', () => ({
-    loss: rt.empty([1], 'f32', 'xent loss'), dlogits: rt.empty(logits.shape, 'f32', 'xent dlogits'),
-  }), (o, ctx) => encodeSoftmaxCrossEntropy(ctx, logits, labels, o.loss, { dlogits: o.dlogits }));
-  try {
-    await throwOnBadLabel('softmaxCrossEntropyBackward', out.loss, labels, c);
-  } catch (e) {
-    out.dlogits.dispose();
-    throw e;
-  } finally {
-    out.loss.dispose();
-  }
-  return out.dlogits;
+export function softmaxCrossEntropyBackward(rt: GpuRuntime, logits: Tensor, labels: Tensor): Tensor {
+  check('softmaxCrossEntropyBackward', logits, labels, true);
+  return rt.op('softmaxCrossEntropyBackward', () => rt.empty(logits.shape, 'f32', 'xent dlogits'),
+    (dl, ctx) => encodeSoftmaxCrossEntropy(ctx, logits, labels, ctx.scratch([1], 'f32', 'xent loss'), { dlogits: dl }));
 }

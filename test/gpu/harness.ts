@@ -1,5 +1,7 @@
 // GPU test cases are written once and run both in Node (Dawn) and in headless Chrome.
-import type { Runtime } from '../../src/api.js';
+import { createRuntime, type Runtime } from '../../src/api.js';
+import type { Dispatch, EncodeContext } from '../../src/gpu/runtime.js';
+import type { TuningOptions } from '../../src/gpu/tuning.js';
 import { gaussian, seeded } from '../../src/util/random.js';
 
 export interface GpuCase {
@@ -52,4 +54,21 @@ export { seeded as rng } from '../../src/util/random.js';
 /** n normal samples of standard deviation `scale`, deterministic for a seed. */
 export function randn(n: number, seed: number, scale = 1): Float32Array {
   return gaussian(n, seeded(seed)).map((v) => v * scale);
+}
+
+/** Runs `f` on a second runtime sharing rt's device with other kernel choices (Tuning is a
+ * runtime's: DESIGN.md §2.11); its tensors are its own, and it is destroyed afterwards. */
+export async function withTuning(rt: Runtime, tuning: TuningOptions, f: (rt: Runtime) => Promise<void>): Promise<void> {
+  const tuned = await createRuntime({ device: rt.device, tuning });
+  try {
+    await f(tuned);
+  } finally {
+    tuned.destroy();
+  }
+}
+
+/** Queues dispatches built by an op's encoder on caller tensors and waits for them (errors reject). */
+export async function runEncoded(rt: Runtime, label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<void> {
+  rt.op(label, () => ({}), (_o, ctx) => build(ctx));
+  await rt.sync();
 }

@@ -18,6 +18,9 @@ export function chromePath(): string | undefined {
   return [process.env.CHROME_PATH, '/usr/bin/chromium'].find((p): p is string => !!p && existsSync(p));
 }
 
+// dumpio stays off: Chromium's own stderr here is noise (the /usr/bin/chromium wrapper's
+// "[: …: unexpected operator", a dozen dbus "Failed to connect to the bus" errors); page errors and
+// console errors reach us through openInChrome's listeners instead.
 export async function launchChrome(): Promise<Browser> {
   return puppeteer.launch({ executablePath: chromePath(), headless: true, args: CHROME_ARGS, protocolTimeout: 0 });
 }

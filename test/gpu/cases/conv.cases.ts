@@ -1,10 +1,9 @@
 import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
 import { GraphBuilder } from '../../../src/graph/graph.js';
-import { CONV_OPTIONS, encodeConv2dBackward } from '../../../src/ops/conv2d.js';
-import { withMaxTile } from './linear.cases.js';
+import { encodeConv2dBackward } from '../../../src/ops/conv2d.js';
 import { conv2dBackwardRef, conv2dRef, convOut, type ConvGeometry } from '../../../src/reference/conv2d.js';
-import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
+import { expectClose, expectEqual, expectThrows, randn, withTuning, type GpuCase } from '../harness.js';
 
 type Shape4 = [number, number, number, number];
 interface ConvCase { x: Shape4; w: Shape4; s?: [number, number]; p?: [number, number]; bias?: boolean; relu?: boolean }
@@ -111,11 +110,9 @@ async function badInputs(rt: Runtime): Promise<void> {
   for (const u of [w, w2, big, b5, x3, one]) u.dispose();
 }
 
-/** Runs `f` with conv2dBackward forced onto one of its two paths. */
-async function withBackward(path: 'gemm' | 'direct', f: () => Promise<void>): Promise<void> {
-  const before = CONV_OPTIONS.backward;
-  CONV_OPTIONS.backward = path;
-  try { await f(); } finally { CONV_OPTIONS.backward = before; }
+/** Runs `f` on a runtime whose conv2dBackward takes one of its two paths (and a matmul tile). */
+function withBackward(rt: Runtime, path: 'gemm' | 'direct', f: (rt: Runtime) => Promise<void>, maxTile?: 8 | 16): Promise<void> {
+  return withTuning(rt, { conv: { backward: path }, matmul: { maxTile } }, f);
 }
 
 export const convCases: GpuCase[] = [
@@ -126,16 +123,16 @@ export const convCases: GpuCase[] = [
   { name: 'conv2d backward vs finite differences x[1,2,7,7] w[3,2,3,3] s[1,1] p[0,0]', run: (rt) => finiteDifferences(rt, { x: [1, 2, 7, 7], w: [3, 2, 3, 3] }) },
   {
     name: 'conv2d backward through im2col + matmul (forced) on every sweep shape, and finite differences',
-    run: (rt) => withBackward('gemm', async () => {
+    run: (rt) => withBackward(rt, 'gemm', async (rt) => {
       for (const [i, c] of sweep.entries()) await checkAgainstReference(rt, c, 500 + 10 * i);
       await finiteDifferences(rt, { x: [2, 3, 5, 6], w: [4, 3, 3, 2], s: [2, 1], p: [1, 1] });
     }),
   },
   {
     name: 'conv2d backward through im2col + matmul on MNIST layer 2, 8×8 and 16×16 matmul tiles',
-    run: (rt) => withBackward('gemm', async () => {
-      for (const t of [8, 16] as const) await withMaxTile(t, () => checkAgainstReference(rt, { x: [3, 20, 12, 12], w: [50, 20, 5, 5], bias: true }, 10 + t));
-    }),
+    run: async (rt) => {
+      for (const t of [8, 16] as const) await withBackward(rt, 'gemm', (rt) => checkAgainstReference(rt, { x: [3, 20, 12, 12], w: [50, 20, 5, 5], bias: true }, 10 + t), t);
+    },
   },
   {
     name: 'conv2d backward without dx (a first layer), both paths, in a compiled graph',
@@ -145,26 +142,26 @@ export const convCases: GpuCase[] = [
       const [Ho, Wo] = convOut(g);
       const xs = randn(size(c.x), 31), ws = randn(size(c.w), 32), dys = randn(g.N * g.Cout * Ho * Wo, 33);
       const ref = conv2dBackwardRef(g, xs, ws, dys);
-      const x = rt.tensor(xs, c.x), w = rt.tensor(ws, c.w), dy = rt.tensor(dys, [g.N, g.Cout, Ho, Wo]);
       for (const path of ['gemm', 'direct'] as const) {
-        await withBackward(path, async () => {
+        await withBackward(rt, path, async (rt) => {
+          const x = rt.tensor(xs, c.x), w = rt.tensor(ws, c.w), dy = rt.tensor(dys, [g.N, g.Cout, Ho, Wo]);
           const b = new GraphBuilder(rt, `conv backward ${path}`);
           const dw = b.value(c.w, 'f32', 'dw'), db = b.value([g.Cout], 'f32', 'db');
           b.emit('conv2d backward', (ctx) => encodeConv2dBackward(ctx, x, w, dy, { dw, db }, { stride: c.s, padding: c.p }));
           b.keep(dw, db);
-          const graph = await b.compile();
-          graph.submit();
-          expectClose(await rt.readBuffer(graph.bufferOf(dw), 4 * dw.size, 'f32'), ref.dw, tol(g.N * Ho * Wo), `${path} dw`);
-          expectClose(await rt.readBuffer(graph.bufferOf(db), 4 * g.Cout, 'f32'), ref.db, tol(g.N * Ho * Wo), `${path} db`);
+          const graph = b.compile();
+          graph.enqueue();
+          expectClose(await graph.read(dw), ref.dw, tol(g.N * Ho * Wo), `${path} dw`);
+          expectClose(await graph.read(db), ref.db, tol(g.N * Ho * Wo), `${path} db`);
           graph.destroy();
+          for (const t of [x, w, dy]) t.dispose();
         });
       }
-      for (const t of [x, w, dy]) t.dispose();
     },
   },
   {
     name: 'conv2d backward through the direct kernels (forced) on MNIST layer 2',
-    run: (rt) => withBackward('direct', () => checkAgainstReference(rt, { x: [3, 20, 12, 12], w: [50, 20, 5, 5], bias: true }, 9)),
+    run: (rt) => withBackward(rt, 'direct', (rt) => checkAgainstReference(rt, { x: [3, 20, 12, 12], w: [50, 20, 5, 5], bias: true }, 9)),
   },
   { name: 'conv2d: bad inputs are named', run: badInputs },
 ];

@@ -1,16 +1,16 @@
 import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
 import { createRuntime } from '../../../src/api.js';
-import { encodeFastfood, encodeFastfoodBackward, FASTFOOD_OPTIONS, fastfoodShape } from '../../../src/ops/fastfood.js';
+import { encodeFastfood, encodeFastfoodBackward, fastfoodShape } from '../../../src/ops/fastfood.js';
 import { fastfoodInit } from '../../../src/nn/layers.js';
 import { seeded } from '../../../src/util/random.js';
-import { ROW_TUNING, rowTuning } from '../../../src/ops/fwht.js';
+import { rowTuning } from '../../../src/ops/fwht.js';
 import { RowCode, rowGeometry } from '../../../kernels/fwht.wgsl.js';
 import { fastfoodForwardKernel } from '../../../kernels/fastfood.wgsl.js';
 import type { FastfoodParams } from '../../../src/ops/types.js';
 import { fastfoodBackwardRef, fastfoodRef, type FastfoodRefParams } from '../../../src/reference/fastfood.js';
 import { fwhtRef } from '../../../src/reference/fwht.js';
-import { expectClose, expectEqual, expectThrows, randn, rng, type GpuCase, type Tolerance } from '../harness.js';
+import { expectClose, expectEqual, expectThrows, randn, rng, withTuning, type GpuCase, type Tolerance } from '../harness.js';
 
 const U = 2 ** -24;
 const rms = (v: ArrayLike<number>) => {
@@ -68,18 +68,14 @@ async function checkAgainstReference(rt: Runtime, pr: Problem, what: string, per
   s.dispose();
 }
 
-async function withOptions(o: Partial<typeof FASTFOOD_OPTIONS & typeof ROW_TUNING>, f: () => Promise<void>): Promise<void> {
-  const saved = { ...FASTFOOD_OPTIONS }, savedRows = { ...ROW_TUNING };
-  const { targetWorkgroups, maxRegisters, swizzle, subgroups, ...ff } = o;
-  Object.assign(FASTFOOD_OPTIONS, ff);
-  if (targetWorkgroups !== undefined) ROW_TUNING.targetWorkgroups = targetWorkgroups;
-  if (maxRegisters !== undefined) ROW_TUNING.maxRegisters = maxRegisters;
-  ROW_TUNING.swizzle = swizzle;
-  ROW_TUNING.subgroups = subgroups;
-  try { await f(); } finally {
-    Object.assign(FASTFOOD_OPTIONS, saved); Object.assign(ROW_TUNING, savedRows);
-    ROW_TUNING.swizzle = savedRows.swizzle; ROW_TUNING.subgroups = savedRows.subgroups;
-  }
+type Options = { path?: 'multipass'; scalarMultipass?: boolean; splitRows?: boolean; targetWorkgroups?: number; maxRegisters?: number; swizzle?: boolean; subgroups?: boolean };
+/** A runtime with these fastfood and row choices (on rt's device) for `f`. */
+function withOptions(rt: Runtime, o: Options, f: (rt: Runtime) => Promise<void>): Promise<void> {
+  const { path, scalarMultipass, splitRows, ...rows } = o;
+  return withTuning(rt, {
+    fastfood: { path, splitRows, vec4Multipass: scalarMultipass === undefined ? undefined : !scalarMultipass },
+    rows,
+  }, f);
 }
 
 const name = (p: Problem) => `n=${p.n} in=${p.inF} d=${p.d} blocks=${p.blocks} out=${p.out}`;
@@ -196,7 +192,7 @@ export const fastfoodCases: GpuCase[] = [
       const problems = [{ n: 7, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 3, inF: 50, d: 64, blocks: 2, out: 100 },
         { n: 5, inF: 48, d: 64, blocks: 2, out: 90 }, { n: 3, inF: 2, d: 2, blocks: 3, out: 5 }];
       for (const scalarMultipass of [false, true]) {
-        await withOptions({ forceMultipass: true, scalarMultipass }, async () => {
+        await withOptions(rt, { path: 'multipass', scalarMultipass }, async (rt) => {
           for (const pr of problems) await checkAgainstReference(rt, pr, `fastfood multipass${scalarMultipass ? ' scalar' : ''} ${name(pr)}`, true);
         });
       }
@@ -207,9 +203,9 @@ export const fastfoodCases: GpuCase[] = [
     run: async (rt) => {
       const d = 2 * Math.min(8192, rt.limits.maxComputeWorkgroupStorageSize / 4);
       // the kernels encodeFastfood picks (scratch freed again)
-      const kernels = (pr: Problem) => {
+      const kernels = (rt: Runtime, pr: Problem) => {
         const s = setup(rt, pr, true), y = rt.empty([pr.n, pr.out]), scratch: Tensor[] = [];
-        const ctx = { hasSubgroups: rt.hasSubgroups, limits: rt.limits, scratch: (sh: readonly number[]) => { const t = rt.empty(sh); scratch.push(t); return t; } };
+        const ctx = rt.contextWith((sh: readonly number[]) => { const t = rt.empty(sh); scratch.push(t); return t; });
         const names = encodeFastfood(ctx, s.x, s.p as FastfoodParams & { perm: Tensor }, y).map((k) => k.kernel.name);
         for (const t of [...scratch, y]) t.dispose();
         s.dispose();
@@ -218,8 +214,8 @@ export const fastfoodCases: GpuCase[] = [
       const scalar = { n: 2, inF: d / 2 + 809, d, blocks: 2, out: d + 1001 }, vec = { n: 3, inF: d / 2 + 1024, d, blocks: 1, out: d - 4 };
       for (const [o, pr, what] of [[{ splitRows: true }, scalar, 'CPU tuning'], [{ splitRows: true, maxRegisters: 32, swizzle: true, targetWorkgroups: 1024 }, vec, 'GPU tuning'],
         [{ splitRows: false }, vec, 'multi-pass']] as const) {
-        await withOptions(o, async () => {
-          const names = kernels(pr);
+        await withOptions(rt, o, async (rt) => {
+          const names = kernels(rt, pr);
           expectEqual(names.length === 1 && names[0]!.startsWith('fastfood_fwd_split'), o.splitRows, `${what}: one split-row kernel (${names.join(', ')})`);
           await checkAgainstReference(rt, pr, `fastfood split rows ${what} ${name(pr)}`);
         });
@@ -228,7 +224,7 @@ export const fastfoodCases: GpuCase[] = [
   },
   ...[2, 1024].map((target): GpuCase => ({
     name: `fastfood and fwht aiming at ${target} workgroups (${target === 2 ? 'many rows per workgroup, as on a CPU adapter' : 'one row per workgroup, 32 values per invocation, swizzled workgroup memory, as on a GPU'})`,
-    run: (rt) => withOptions({ targetWorkgroups: target, maxRegisters: target === 2 ? 0 : 32, swizzle: target !== 2 }, async () => {
+    run: (rt) => withOptions(rt, { targetWorkgroups: target, maxRegisters: target === 2 ? 0 : 32, swizzle: target !== 2 }, async (rt) => {
       const gpuOnly = target === 2 ? [] : [{ n: 3, inF: 2000, d: 2048, blocks: 1, out: 2047 }];
       for (const pr of [{ n: 150, inF: 5, d: 8, blocks: 3, out: 20 }, { n: 37, inF: 50, d: 64, blocks: 2, out: 100 }, { n: 9, inF: 1000, d: 1024, blocks: 1, out: 999 }, ...gpuOnly]) {
         await checkAgainstReference(rt, pr, `fastfood target ${target} ${name(pr)}`);
@@ -240,12 +236,10 @@ export const fastfoodCases: GpuCase[] = [
   })),
   ...[true, false].map((subgroups): GpuCase => ({
     name: `fastfood and fwht ${subgroups ? 'with butterflies across subgroup lanes' : 'without subgroups'} (4–8 values per invocation: 3–5 phases; rows ending in layouts other than C)`,
-    run: (rt) => withOptions({ targetWorkgroups: 2, maxRegisters: 4, subgroups }, async () => {
+    run: (rt) => withOptions(rt, { targetWorkgroups: 2, maxRegisters: 4, subgroups }, async (rt) => {
       // the path under test is the one the kernels take
       for (const d of [64, 1024, 2048]) {
-        const x = rt.tensor(new Float32Array(d), [1, d]);
-        const t = rowTuning(x, d), c = new RowCode(rowGeometry(d, t), t.swizzle, t.lanes);
-        x.dispose();
+        const t = rowTuning(rt, d), c = new RowCode(rowGeometry(d, t), t.swizzle, t.lanes);
         expectEqual(c.usesSubgroups, subgroups && rt.subgroupLanes > 0, `d=${d}: kernels shuffle across lanes`);
         expectEqual(fastfoodForwardKernel(d, true, rt.limits.maxComputeWorkgroupStorageSize, t).code.includes('subgroupShuffleXor'), c.usesSubgroups, `d=${d}: fused forward WGSL`);
       }

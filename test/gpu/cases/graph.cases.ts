@@ -1,10 +1,11 @@
 // The scheduler's building blocks: liveness buffer reuse, optimizer kernels, dropout.
-import { dropoutKernel, elementwiseWorkgroups } from '../../../kernels/elementwise.wgsl.js';
-import { adamKernel, HYPER, optimWorkgroups, sgdKernel } from '../../../kernels/optim.wgsl.js';
-import { GraphBuilder } from '../../../src/graph/graph.js';
-import { encodeRelu } from '../../../src/ops/elementwise.js';
+import { HYPER } from '../../../kernels/optim.wgsl.js';
+import type { TensorRef } from '../../../src/gpu/runtime.js';
+import { GraphBuilder, type GraphValue } from '../../../src/graph/graph.js';
+import { encodeDropout, encodeRelu } from '../../../src/ops/elementwise.js';
+import { encodeAdam, encodeSgd } from '../../../src/ops/optim.js';
 import { adamRef, sgdRef } from '../../../src/reference/optim.js';
-import { expectClose, expectEqual, randn, type GpuCase } from '../harness.js';
+import { expectClose, expectEqual, randn, runEncoded, type GpuCase } from '../harness.js';
 
 const hyperOf = (lr: number, c1 = 0, c2 = 0, seed = 0) => { const h = new Float32Array(HYPER.length); h[HYPER.lr] = lr; h[HYPER.adamC1] = c1; h[HYPER.adamC2] = c2; h[HYPER.seed] = seed; return h; };
 
@@ -15,13 +16,13 @@ export const graphCases: GpuCase[] = [
       const xs = randn(1000, 3);
       const x = rt.tensor(xs, [10, 100]);
       const g = new GraphBuilder(rt, 'relu chain');
-      let h = x;
+      let h: TensorRef = x;
       for (let i = 0; i < 6; i++) { const y = g.value(h.shape, 'f32', `y${i}`); const src = h; g.emit('relu', () => encodeRelu(src, y)); h = y; }
       g.keep(h);
-      const graph = await g.compile();
+      const graph = g.compile();
       expectEqual(graph.ownedBuffers.filter((b) => b.usage & 0x80).length, 2, 'physical activation buffers');
-      graph.submit();
-      const out = await rt.readBuffer(graph.bufferOf(h), 4000, 'f32');
+      graph.enqueue();
+      const out = await graph.read(h as GraphValue);
       expectClose(out, xs.map((v) => Math.max(v, 0)), { atol: 0, rtol: 0 }, 'relu chain');
       graph.destroy();
       x.dispose();
@@ -36,11 +37,10 @@ export const graphCases: GpuCase[] = [
       // SGD
       const w = rt.tensor(w0, [n]), v = rt.zeros([n]);
       let ref = { w: Float64Array.from(w0), v: new Float64Array(n) };
-      const sgd = await rt.prepare(sgdKernel());
       for (const gr of gs) {
         const grad = rt.tensor(gr, [n]);
-        rt.device.queue.writeBuffer(hyper.buffer, 0, hyperOf(0.1));
-        await rt.run('sgd', (r) => r.dispatch(sgd, [hyper, grad, w, v], [n, 0.9, 0.01, 1], optimWorkgroups(n)));
+        rt.write(hyper, hyperOf(0.1));
+        await runEncoded(rt, 'sgd', () => encodeSgd(hyper, grad, w, v, { momentum: 0.9, decay: 0.01, lrMul: 1 }));
         ref = sgdRef(ref.w, ref.v, gr, 0.1, 0.9, 0.01);
         grad.dispose();
       }
@@ -49,12 +49,11 @@ export const graphCases: GpuCase[] = [
       // Adam
       const wa = rt.tensor(w0, [n]), m = rt.zeros([n]), va = rt.zeros([n]);
       let ra = { w: Float64Array.from(w0), m: new Float64Array(n), v: new Float64Array(n) };
-      const adam = await rt.prepare(adamKernel());
       const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, decay: 0.001 };
       for (let t = 1; t <= gs.length; t++) {
         const grad = rt.tensor(gs[t - 1]!, [n]);
-        rt.device.queue.writeBuffer(hyper.buffer, 0, hyperOf(o.lr, 1 / (1 - o.beta1 ** t), 1 / (1 - o.beta2 ** t)));
-        await rt.run('adam', (r) => r.dispatch(adam, [hyper, grad, wa, m, va], [n, o.beta1, o.beta2, o.eps, o.decay, 1], optimWorkgroups(n)));
+        rt.write(hyper, hyperOf(o.lr, 1 / (1 - o.beta1 ** t), 1 / (1 - o.beta2 ** t)));
+        await runEncoded(rt, 'adam', () => encodeAdam(hyper, grad, wa, m, va, { beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: 1 }));
         ra = adamRef(ra.w, ra.m, ra.v, gs[t - 1]!, { ...o, t });
         grad.dispose();
       }
@@ -69,12 +68,11 @@ export const graphCases: GpuCase[] = [
       const n = 20000, p = 0.3;
       const ones = rt.tensor(new Float32Array(n).fill(1), [n]);
       const hyper = rt.zeros([HYPER.length]);
-      const k = await rt.prepare(dropoutKernel());
       const masks: Float32Array[] = [];
       for (const seed of [5, 5, 6]) {
-        rt.device.queue.writeBuffer(hyper.buffer, 0, hyperOf(0, 0, 0, seed));
+        rt.write(hyper, hyperOf(0, 0, 0, seed));
         const y = rt.empty([n]);
-        await rt.run('dropout', (r) => r.dispatch(k, [hyper, ones, y], [n, p], elementwiseWorkgroups(n)));
+        await runEncoded(rt, 'dropout', () => encodeDropout(hyper, ones, y, p));
         masks.push((await y.read()) as Float32Array);
         y.dispose();
       }

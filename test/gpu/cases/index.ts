@@ -5,6 +5,7 @@ import { elementwiseCases } from './elementwise.cases.js';
 import { fastfoodCases } from './fastfood.cases.js';
 import { fwhtCases } from './fwht.cases.js';
 import { graphCases } from './graph.cases.js';
+import { libraryCases } from './library.cases.js';
 import { linearCases } from './linear.cases.js';
 import { poolCases } from './pool.cases.js';
 import { runtimeCases } from './runtime.cases.js';
@@ -12,6 +13,6 @@ import { softmaxCases } from './softmax.cases.js';
 import { trainCases } from './train.cases.js';
 
 export const cases: GpuCase[] = [
-  ...runtimeCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases,
+  ...runtimeCases, ...libraryCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases,
   ...convCases, ...poolCases, ...linearCases, ...softmaxCases, ...graphCases, ...trainCases,
 ];

@@ -1,9 +1,8 @@
-import { MATMUL_TUNING } from '../../../src/ops/adapter.js';
 import { encodeColumnSum, encodeLinear, encodeLinearBackward } from '../../../src/ops/linear.js';
 import { encodeChannelSum } from '../../../src/ops/reduce.js';
 import { linearBackwardRef, linearRef } from '../../../src/reference/linear.js';
 import type { Runtime } from '../../../src/api.js';
-import { expectClose, expectThrows, randn, type GpuCase, type Tolerance } from '../harness.js';
+import { expectClose, expectThrows, randn, runEncoded, withTuning, type GpuCase, type Tolerance } from '../harness.js';
 
 // f32 dot products of length k: error grows with k.
 const tol = (k: number): Tolerance => ({ atol: 2e-6 * k, rtol: 1e-4 });
@@ -28,18 +27,16 @@ async function check(rt: Runtime, n: number, fin: number, fout: number, withBias
   for (const t of [x, w, b, dy, y, g.dx, g.dw, g.db]) t?.dispose();
 }
 
-/** Runs `f` with the matmul's largest register tile forced (8: the GPU choice, 16: the CPU one). */
-export async function withMaxTile(maxTile: 8 | 16, f: () => Promise<void>): Promise<void> {
-  const before = MATMUL_TUNING.maxTile;
-  MATMUL_TUNING.maxTile = maxTile;
-  try { await f(); } finally { MATMUL_TUNING.maxTile = before; }
+/** Runs `f` on a runtime whose matmul's largest register tile is forced (8: the GPU choice, 16: the CPU one). */
+function withMaxTile(rt: Runtime, maxTile: 8 | 16, f: (rt: Runtime) => Promise<void>): Promise<void> {
+  return withTuning(rt, { matmul: { maxTile } }, f);
 }
 
 export const linearCases: GpuCase[] = [
   ...sizes.map(([n, fin, fout], i): GpuCase => ({
     name: `linear fwd+bwd ${n}×${fin}→${fout}${i % 2 ? ' no bias' : ''}, 8×8 and 16×16 matmul tiles`,
     async run(rt) {
-      for (const t of [8, 16] as const) await withMaxTile(t, () => check(rt, n, fin, fout, i % 2 === 0));
+      for (const t of [8, 16] as const) await withMaxTile(rt, t, (rt) => check(rt, n, fin, fout, i % 2 === 0));
     },
   })),
   {
@@ -49,7 +46,7 @@ export const linearCases: GpuCase[] = [
       const xs = randn(n * fin, 1), ws = randn(fout * fin, 2), bs = randn(fout, 3), dys = randn(n * fout, 4);
       const x = rt.tensor(xs, [n, fin]), w = rt.tensor(ws, [fout, fin]), b = rt.tensor(bs, [fout]), dy = rt.tensor(dys, [n, fout]);
       const y = rt.empty([n, fout]), dw = rt.empty([fout, fin]), db = rt.empty([fout]);
-      await rt.execute('linear relu', (ctx) => [...encodeLinear(ctx, x, w, b, y, { relu: true }), ...encodeLinearBackward(ctx, x, w, dy, { dw, db })]);
+      await runEncoded(rt, 'linear relu', (ctx) => [...encodeLinear(ctx, x, w, b, y, { relu: true }), ...encodeLinearBackward(ctx, x, w, dy, { dw, db })]);
       expectClose(await y.read(), linearRef(xs, ws, bs, n, fin, fout, true), tol(fin), 'relu(y)');
       const r = linearBackwardRef(xs, ws, dys, n, fin, fout);
       expectClose(await dw.read(), r.dw, tol(n), 'dw');
@@ -96,7 +93,7 @@ export const linearCases: GpuCase[] = [
       const [n, ch, hw] = [3, 5, 7];
       const zs = randn(n * ch * hw, 12);
       const z = rt.tensor(zs, [n, ch, hw]), zout = rt.empty([ch]);
-      await rt.execute('sums', (ctx) => [...encodeColumnSum(ctx, x, out), ...encodeChannelSum(ctx, z, zout, n, ch, hw)]);
+      await runEncoded(rt, 'sums', (ctx) => [...encodeColumnSum(ctx, x, out), ...encodeChannelSum(ctx, z, zout, n, ch, hw)]);
       const col = new Float64Array(c), chs = new Float64Array(ch);
       xs.forEach((v, i) => { col[i % c]! += v; });
       zs.forEach((v, i) => { chs[Math.floor(i / hw) % ch]! += v; });

@@ -1,11 +1,11 @@
-import { encodeMaxPool2d, encodeMaxPool2dBackward, POOL_TILES } from '../../../src/ops/pool.js';
+import { encodeMaxPool2d, encodeMaxPool2dBackward } from '../../../src/ops/pool.js';
 import { pair, type PoolOptions } from '../../../src/ops/types.js';
 import {
   avgPoolBackwardRef, avgPoolRef, maxPoolBackwardRef, maxPoolRef, poolOutShape, type PoolRefGeometry,
 } from '../../../src/reference/pool.js';
 import type { Runtime } from '../../../src/api.js';
 import type { Tensor } from '../../../src/gpu/runtime.js';
-import { expectClose, expectEqual, expectThrows, randn, rng, type GpuCase } from '../harness.js';
+import { expectClose, expectEqual, expectThrows, randn, rng, type GpuCase, runEncoded, withTuning } from '../harness.js';
 
 type Shape4 = [number, number, number, number];
 const exact = { atol: 0, rtol: 0 };
@@ -47,8 +47,8 @@ const sweep: [Shape4, PoolOptions][] = [
   [[2, 3, 4, 2], { kernel: 2, stride: 2 }],
 ];
 
-async function run(rt: Runtime, f: () => Promise<Tensor>): Promise<Float32Array> {
-  const t = await f();
+async function run(rt: Runtime, f: () => Tensor): Promise<Float32Array> {
+  const t = f();
   const v = await t.read() as Float32Array;
   t.dispose();
   return v;
@@ -98,7 +98,7 @@ export const poolCases: GpuCase[] = [
       const xs = input(size(shape), 42, true), dys = randn(size(ys), 43);
       const x = rt.tensor(xs, shape), dy = rt.tensor(dys, ys);
       const y = rt.empty(ys), am = rt.empty(ys, 'i32'), dx = rt.empty(shape);
-      await rt.execute('maxpool argmax', (ctx) => [...encodeMaxPool2d(ctx, x, y, opts, am), ...encodeMaxPool2dBackward(ctx, x, dy, dx, opts, am)]);
+      await runEncoded(rt, 'maxpool argmax', (ctx) => [...encodeMaxPool2d(ctx, x, y, opts, am), ...encodeMaxPool2dBackward(ctx, x, dy, dx, opts, am)]);
       const ref = maxPoolRef(xs, shape, g);
       expectClose(await y.read(), ref.y, exact, 'y');
       expectEqual(Array.from(await am.read()), Array.from(ref.argmax), 'argmax');
@@ -111,23 +111,20 @@ export const poolCases: GpuCase[] = [
     async run(rt) {
       const opts: PoolOptions = { kernel: 2, stride: 2 };
       for (const off of [false, true]) {
-        POOL_TILES.off = off;
-        try {
+        await withTuning(rt, { pool: { tiles2x2: !off } }, async (rt) => {
           for (const [i, shape] of ([[4, 20, 24, 24], [2, 3, 4, 2], [1, 2, 2, 6]] as Shape4[]).entries()) {
             const g = geometry(opts), ys = poolOutShape(shape, g);
             const xs = input(size(shape), 70 + i, i !== 2), dys = randn(size(ys), 80 + i);
             const x = rt.tensor(xs, shape), dy = rt.tensor(dys, ys);
             const y = rt.empty(ys), am = rt.empty(ys, 'i32'), dx = rt.empty(shape);
-            await rt.execute('maxpool 2x2', (ctx) => [...encodeMaxPool2d(ctx, x, y, opts, am), ...encodeMaxPool2dBackward(ctx, x, dy, dx, opts, am)]);
+            await runEncoded(rt, 'maxpool 2x2', (ctx) => [...encodeMaxPool2d(ctx, x, y, opts, am), ...encodeMaxPool2dBackward(ctx, x, dy, dx, opts, am)]);
             const ref = maxPoolRef(xs, shape, g), what = `${off ? 'general' : 'tiles'} [${shape}]`;
             expectClose(await y.read(), ref.y, exact, `y ${what}`);
             expectEqual(Array.from(await am.read()), Array.from(ref.argmax), `argmax ${what}`);
             expectClose(await dx.read(), maxPoolBackwardRef(xs, shape, dys, g), exact, `dx ${what}`);
             for (const t of [x, dy, y, am, dx]) t.dispose();
           }
-        } finally {
-          POOL_TILES.off = false;
-        }
+        });
       }
     },
   },

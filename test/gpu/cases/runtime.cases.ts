@@ -1,6 +1,6 @@
 import { kernel, rw } from '../../../kernels/common.js';
 import { createRuntime } from '../../../src/api.js';
-import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
+import { expectClose, expectEqual, expectThrows, randn, type GpuCase, runEncoded } from '../harness.js';
 
 export const runtimeCases: GpuCase[] = [
   {
@@ -70,9 +70,8 @@ export const runtimeCases: GpuCase[] = [
       const out: number[] = [];
       for (const V of [1, 2]) {
         const k = kernel('fill', [rw('y')], [['n', 'u32']], body, { V });
-        const prep = await rt.prepare(k);
         const y = rt.empty([70]);
-        await rt.run('fill', (r) => r.dispatch(prep, [y], [70], 2));
+        await runEncoded(rt, 'fill', () => [{ kernel: k, buffers: [y], params: [70], workgroups: 2 }]);
         const v = await y.read();
         out.push(v[0]!, v[69]!);
         y.dispose();
@@ -90,8 +89,7 @@ export const runtimeCases: GpuCase[] = [
   if (i < P.n) { y[i] = f32(i % 1000u); }
 }`);
       const y = rt.empty([n]);
-      const prep = await rt.prepare(k);
-      await rt.run('mark', (r) => r.dispatch(prep, [y], [n], n));
+      await runEncoded(rt, 'mark', () => [{ kernel: k, buffers: [y], params: [n], workgroups: n }]);
       const v = await y.read();
       expectEqual([v[0], v[n - 1], v[65535]], [0, (n - 1) % 1000, 65535 % 1000], 'marks');
       y.dispose();
@@ -135,6 +133,7 @@ export const runtimeCases: GpuCase[] = [
       const perm = new Uint32Array(32).map((_, i) => (i * 5) % 16);
       const wl = t([7, 12], 8), bl = t([7], 9);
       const dyc = t([3, 5, 6, 6], 10), dyf = t([3, 20], 11), dyl = t([3, 7], 12), dyp = t([3, 4, 3, 3], 13);
+      await rt.sync(); // buffers freed while work was queued are pooled once it is submitted
       const before = inUse(), beforeBytes = bytesInUse();
       const p = { B, G, S, perm, outFeatures: 20 };
       const outs = [
@@ -148,7 +147,9 @@ export const runtimeCases: GpuCase[] = [
         await rt.maxPool2dBackward(x, dyp, { kernel: 2 }),
         await rt.fwht(B),
       ];
-      // the results are what should be live, and nothing else (no scratch, no staging buffer)
+      // once the queue is submitted, the results are what should be live, and nothing else (no
+      // scratch, no uniforms, no staging buffer)
+      await rt.sync();
       expectEqual([inUse()], [before + outs.length], 'buffers in use after the calls');
       const outBytes = outs.reduce((a, o) => a + o.buffer.size, 0);
       expectEqual([bytesInUse()], [beforeBytes + outBytes], 'bytes in use after the calls (stats().liveBytes − pooledBytes)');

@@ -1,6 +1,6 @@
 import { encodeSoftmaxCrossEntropy } from '../../../src/ops/softmax_xent.js';
 import { correctRef, softmaxXentBackwardRef, softmaxXentRef } from '../../../src/reference/softmax_xent.js';
-import { expectClose, expectEqual, expectThrows, randn, rng, type GpuCase } from '../harness.js';
+import { expectClose, expectEqual, expectThrows, randn, rng, type GpuCase, runEncoded } from '../harness.js';
 
 function labelsFor(n: number, c: number, seed: number): Int32Array {
   const r = rng(seed);
@@ -25,7 +25,7 @@ export const softmaxCases: GpuCase[] = [
       const dz = await rt.softmaxCrossEntropyBackward(z, l);
       expectClose(await dz.read(), ref, gradTol, 'dlogits');
       const fl = rt.empty([1]), fd = rt.empty([n, c]), fc = rt.empty([1]);
-      await rt.execute('fused xent', (ctx) => encodeSoftmaxCrossEntropy(ctx, z, l, fl, { dlogits: fd, correct: fc }));
+      await runEncoded(rt, 'fused xent', (ctx) => encodeSoftmaxCrossEntropy(ctx, z, l, fl, { dlogits: fd, correct: fc }));
       expectClose(await fl.read(), [softmaxXentRef(zs, ls, n, c)], lossTol, 'fused loss');
       expectClose(await fd.read(), ref, gradTol, 'fused dlogits');
       expectEqual(Array.from(await fc.read()), [correctRef(zs, ls, n, c)], 'fused correct');
@@ -64,7 +64,7 @@ export const softmaxCases: GpuCase[] = [
       await expectThrows(() => rt.softmaxCrossEntropy(z, bad), /softmaxCrossEntropy: label 4 at row 1 is out of range \[0, 4\)/, 'label = C');
       await expectThrows(() => rt.softmaxCrossEntropyBackward(z, neg), /softmaxCrossEntropyBackward: label -1 at row 2 is out of range \[0, 4\)/, 'negative');
       const loss = rt.empty([1]), dl = rt.empty([3, 4]);
-      await rt.execute('xent bad', (ctx) => encodeSoftmaxCrossEntropy(ctx, z, bad, loss, { dlogits: dl }));
+      await runEncoded(rt, 'xent bad', (ctx) => encodeSoftmaxCrossEntropy(ctx, z, bad, loss, { dlogits: dl }));
       const lv = (await loss.read())[0]!, dv = await dl.read();
       if (!Number.isNaN(lv)) throw new Error(`loss with a bad label is ${lv}, expected NaN`);
       if (!dv.slice(4, 8).every(Number.isNaN) || dv.slice(0, 4).some(Number.isNaN)) throw new Error(`dlogits: only row 1 should be NaN, got ${Array.from(dv)}`);

@@ -1,10 +1,22 @@
 // End to end: a few hundred real MNIST images through the compiled training step.
 import { loadMnist, fillBatch } from '../../../src/data/mnist.js';
 import { saveCheckpoint, loadCheckpoint } from '../../../src/nn/checkpoint.js';
-import { mnistModel } from '../../../src/nn/model.js';
-import { fit, FIT_DEFAULTS, type FitEvent } from '../../../src/nn/fit.js';
+import { mnistModel, type MnistModelName } from '../../../src/nn/model.js';
+import { fit, FIT_DEFAULTS, type FitEvent, type FitIO, type FitOptions } from '../../../src/nn/fit.js';
+import type { Runtime } from '../../../src/api.js';
+import type { Dataset } from '../../../src/data/mnist.js';
 import { compileTrainer } from '../../../src/nn/trainer.js';
 import { expectClose, expectEqual, expectThrows, type GpuCase } from '../harness.js';
+
+/** fit() on a fresh paper net (initialised with opts.seed), disposed afterwards. */
+async function fitNet(rt: Runtime, name: MnistModelName, train: Dataset, test: Dataset, opts: Partial<FitOptions>, io?: FitIO) {
+  const model = mnistModel(name).init(rt, opts.seed ?? FIT_DEFAULTS.seed);
+  try {
+    return await fit(rt, model, train, test, opts, io);
+  } finally {
+    model.dispose();
+  }
+}
 
 export const trainCases: GpuCase[] = [
   {
@@ -61,22 +73,25 @@ export const trainCases: GpuCase[] = [
       model.dispose();
       const ds = await loadMnist('train', { limit: 64 });
       const inUse = () => rt.stats().liveBuffers - rt.stats().pooledBuffers;
+      await rt.sync(); // buffers freed while work was queued are pooled once it is submitted
       const live = inUse();
-      await expectThrows(() => fit(rt, ds, ds, { ...FIT_DEFAULTS, model: 'reference', batch: 16, lr: 1e9, logEvery: 1, evalEachEpoch: false }),
+      await expectThrows(() => fitNet(rt, 'reference', ds, ds, { batch: 16, lr: 1e9, logEvery: 1, evalEachEpoch: false }),
         /training diverged: the mean loss of steps \d+–\d+ is NaN/, 'lr 1e9');
-      expectEqual(inUse(), live, 'GPU buffers in use after the diverged run (fit frees its model and trainer)');
+      await rt.sync();
+      expectEqual(inUse(), live, 'GPU buffers in use after the diverged run (fit frees its trainer)');
     },
   },
   {
     name: 'train: fit resumes from its checkpoint at the next step (start event, progress and result say so) and matches an uninterrupted run',
     async run(rt) {
       const ds = await loadMnist('train', { limit: 64 });
-      const opts = { ...FIT_DEFAULTS, model: 'adaptive-fastfood-1024' as const, batch: 16, logEvery: 2, evalEachEpoch: true };
+      const opts = { batch: 16, logEvery: 2, evalEachEpoch: true };
+      const net = 'adaptive-fastfood-1024';
       let ckpt: ArrayBuffer | undefined;
-      const first = await fit(rt, ds, ds, { ...opts, epochs: 1 }, { save: async (b) => { ckpt = b; } });
+      const first = await fitNet(rt, net, ds, ds, { ...opts, epochs: 1 }, { save: async (b) => { ckpt = b; } });
       expectEqual([first.epochs, first.history.length], [1, 1], 'first run: epochs, history');
       const events: FitEvent[] = [];
-      const second = await fit(rt, ds, ds, { ...opts, epochs: 2 }, { resume: ckpt, onEvent: (e) => events.push(e) });
+      const second = await fitNet(rt, net, ds, ds, { ...opts, epochs: 2 }, { resume: ckpt, onEvent: (e) => events.push(e) });
       const start = events.find((e) => e.kind === 'start');
       expectEqual(start?.kind === 'start' ? [start.firstStep, start.steps] : [], [4, 8], 'start event: firstStep, steps');
       const steps = events.flatMap((e) => (e.kind === 'progress' ? [e.step] : []));
@@ -85,7 +100,7 @@ export const trainCases: GpuCase[] = [
       // the resumed run continues exactly where an uninterrupted one would be (parameters, optimizer
       // state, schedule step and the epoch's shuffle all restored; the kernels have no atomics)
       const whole: FitEvent[] = [];
-      const straight = await fit(rt, ds, ds, { ...opts, epochs: 2 }, { onEvent: (e) => whole.push(e) });
+      const straight = await fitNet(rt, net, ds, ds, { ...opts, epochs: 2 }, { onEvent: (e) => whole.push(e) });
       const losses = (es: FitEvent[]) => es.flatMap((e) => (e.kind === 'progress' && e.step > 4 ? [e.loss] : []));
       expectEqual(losses(whole).length, 2, 'progress events after step 4');
       expectClose(losses(events), losses(whole), { atol: 0, rtol: 1e-6 }, 'training losses of steps 6 and 8, resumed vs uninterrupted');

@@ -1,0 +1,188 @@
+// The library around the kernels: chained ops on one queue, errors of queued work named at the
+// next read, tidy, per-runtime tuning, kernel keys, predict and model configs.
+import { createRuntime } from '../../../src/api.js';
+import { kernel, ro, rw } from '../../../kernels/common.js';
+import { matmulKernel, matmulVariant } from '../../../kernels/matmul.wgsl.js';
+import { fwhtRowsKernel } from '../../../kernels/fwht.wgsl.js';
+import { convTileKernel } from '../../../kernels/conv2d.wgsl.js';
+import { Conv2d, Dropout, Fastfood, Flatten, Linear, MaxPool2d, ReLU } from '../../../src/nn/layers.js';
+import { mnistModel, Sequential } from '../../../src/nn/model.js';
+import { compileTrainer } from '../../../src/nn/trainer.js';
+import { reluRef } from '../../../src/reference/elementwise.js';
+import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
+
+export const libraryCases: GpuCase[] = [
+  {
+    name: 'queue: 300 chained ops return tensors at once and go to the GPU in a few submits; read() gives the float64 result',
+    async run(rt) {
+      const xs = randn(256, 1);
+      const x = rt.tensor(xs, [1, 256]);
+      await rt.sync();
+      let y = x;
+      const made = [];
+      for (let i = 0; i < 300; i++) { y = rt.relu(rt.fwht(y, { scale: 1 / 16 })); made.push(y); }
+      expectEqual(rt.stats().queued > 0, true, 'work is queued, not submitted, before read()');
+      // H/16 is an involution on rows of 256 (H·H = 256·I), so an even number of steps gives back
+      // relu-chains of x; the float64 reference replays the same chain
+      let ref = Float64Array.from(xs);
+      const h = (v: Float64Array) => Float64Array.from(v, (_, i) => v.reduce((a, b, j) => a + b * (popcount(i & j) % 2 ? -1 : 1), 0) / 16);
+      for (let i = 0; i < 300; i++) ref = Float64Array.from(reluRef(h(ref)));
+      expectClose(await y.read(), ref, { atol: 1e-4, rtol: 1e-4 }, '300 chained fwht+relu');
+      expectEqual(rt.stats().queued, 0, 'read() submitted the queue');
+      for (const t of [x, ...made]) t.dispose();
+    },
+  },
+  {
+    name: 'queue: a GPU-side error of queued work rejects the next read() naming its op; the runtime computes correctly afterwards',
+    async run(rt) {
+      const bad = kernel('broken_queued', [rw('y')], [['n', 'u32']], `@compute @workgroup_size(64) fn main() { let q: f32 = not_defined; }`);
+      const y = rt.empty([4]);
+      rt.op('my broken op', () => ({}), () => [{ kernel: bad, buffers: [y], params: [4], workgroups: 1 }]);
+      const z = rt.relu(rt.tensor(new Float32Array([1, -2, 3, -4]), [4]));
+      await expectThrows(() => z.read(), /broken_queued" does not compile/, 'read after a broken kernel');
+      // a validation error (one buffer bound read-only and read-write in one dispatch) names the op
+      const a = rt.tensor(new Float32Array(8).fill(1), [8]);
+      const twice = kernel('twice_bound', [rw('p'), ro('q')], [['n', 'u32']], `@compute @workgroup_size(8) fn main(@builtin(local_invocation_index) i: u32) { p[i] = q[i] + 1.0; }`);
+      rt.op('aliasing op', () => ({}), () => [{ kernel: twice, buffers: [a, a], params: [8], workgroups: 1 }]);
+      await expectThrows(() => rt.sync(), /aliasing op: WebGPU validation error/, 'validation error names the op');
+      const w = rt.relu(rt.tensor(new Float32Array([1, -2, 3, -4]), [4]));
+      expectEqual(Array.from(await w.read()), [1, 0, 3, 0], 'relu after the errors');
+      for (const t of [y, z, a, w]) t.dispose();
+    },
+  },
+  {
+    name: 'queue: argument errors throw at the call and queue nothing; disposing inputs of queued work is safe',
+    async run(rt) {
+      await rt.sync();
+      const x = rt.tensor(new Float32Array(6), [2, 3]), w = rt.tensor(new Float32Array(8), [2, 4]);
+      const before = rt.stats().queued;
+      let threw = false;
+      try { rt.linear(x, w, null); } catch (e) { threw = /x has 3 features but w \[2,4\] expects 4/.test((e as Error).message); }
+      expectEqual([threw, rt.stats().queued], [true, before], 'synchronous error, nothing queued');
+      const xs = randn(64, 9), src = rt.tensor(xs, [64]);
+      const y = rt.relu(src);
+      src.dispose(); // queued work still reads it: its buffer is pooled only after the submit
+      const other = rt.tensor(new Float32Array(64).fill(7), [64]); // must not receive src's buffer before the relu ran
+      expectClose(await y.read(), reluRef(xs), { atol: 0, rtol: 0 }, 'relu of a disposed input');
+      expectEqual(Array.from(await other.read()).every((v) => v === 7), true, 'a new tensor is not overwritten by queued work');
+      const other2 = await createRuntime({ device: rt.device });
+      const foreign = other2.tensor(new Float32Array(4), [4]);
+      await expectThrows(() => rt.relu(foreign), /another runtime/, 'a tensor of another runtime');
+      other2.destroy();
+      for (const t of [x, w, y, other]) t.dispose();
+    },
+  },
+  {
+    name: 'tidy: disposes what the function made except what it returns (nested, and on a throw)',
+    async run(rt) {
+      await rt.sync();
+      const inUse = () => rt.stats().liveBuffers - rt.stats().pooledBuffers;
+      const x = rt.tensor(randn(64, 2), [64]);
+      await rt.sync();
+      const start = inUse();
+      const kept = rt.tidy(() => {
+        const a = rt.relu(x);
+        const inner = rt.tidy(() => { const b = rt.relu(a); rt.relu(b); return { b }; });
+        rt.relu(inner.b);
+        return [inner.b, rt.keep(rt.relu(a))];
+      });
+      await rt.sync();
+      expectEqual(inUse(), start + 2, 'buffers in use: the two returned tensors only');
+      expectEqual(kept.map((t) => t.disposed), [false, false], 'returned tensors live');
+      await expectThrows(() => rt.tidy(() => { rt.relu(x); throw new Error('boom'); }), /boom/, 'throw inside tidy');
+      await expectThrows(() => rt.tidy(async () => rt.relu(x)), /tidy\(fn\) takes a synchronous function/, 'async fn');
+      await rt.sync();
+      expectEqual(inUse(), start + 2, 'nothing left by the throwing tidy');
+      for (const t of [x, ...kept]) t.dispose();
+    },
+  },
+  {
+    name: 'tuning: two runtimes in one process with different tunings each run their own kernels; bad tuning is named',
+    async run(rt) {
+      const gemm = await createRuntime({ device: rt.device, tuning: { conv: { backward: 'gemm' }, matmul: { maxTile: 16 } } });
+      const direct = await createRuntime({ device: rt.device, tuning: { conv: { backward: 'direct' } } });
+      try {
+        expectEqual([gemm.tuning.conv.backward, direct.tuning.conv.backward, rt.tuning.conv.backward], ['gemm', 'direct', 'auto'], 'each runtime keeps its tuning');
+        const xs = randn(2 * 20 * 12 * 12, 1), ws = randn(50 * 20 * 25, 2), dys = randn(2 * 50 * 64, 3);
+        const grads = [];
+        for (const r of [gemm, direct]) {
+          const g = r.conv2dBackward(r.tensor(xs, [2, 20, 12, 12]), r.tensor(ws, [50, 20, 5, 5]), r.tensor(dys, [2, 50, 8, 8]));
+          grads.push(await g.dw.read());
+        }
+        expectClose(grads[0]!, grads[1]!, { atol: 1e-3, rtol: 1e-3 }, 'same dw by both paths');
+        const names = (r: typeof rt) => r.stats().pipelines;
+        expectEqual(names(gemm) > 0 && names(direct) > 0, true, 'each compiled its own pipelines');
+        await expectThrows(() => createRuntime({ device: rt.device, tuning: { conv: { backwards: 'gemm' } } as never }), /tuning\.conv\.backwards is not a tuning option/, 'unknown option');
+        await expectThrows(() => createRuntime({ device: rt.device, tuning: { rows: { targetWorkgroups: '4' } } as never }), /tuning\.rows\.targetWorkgroups must be a number/, 'wrong type');
+        await expectThrows(() => { (rt.tuning.rows as { targetWorkgroups: number }).targetWorkgroups = 1; }, /read only|read-only|Cannot assign/, 'tuning is frozen');
+      } finally {
+        gemm.destroy();
+        direct.destroy();
+      }
+    },
+  },
+  {
+    name: 'kernels: cached on name + variant key, WGSL built once per key; equal keys give equal WGSL; a second identical call compiles nothing',
+    async run(rt) {
+      const variants = [
+        () => matmulKernel(matmulVariant('nt', 64, 64, 64, { bias: true })),
+        () => matmulKernel(matmulVariant('tn', 50, 500, 64)),
+        () => fwhtRowsKernel(1024, { maxRegisters: 32, swizzle: true, lanes: 0 }),
+        () => fwhtRowsKernel(1024, { maxRegisters: 32, swizzle: false, lanes: 0 }),
+        () => convTileKernel({ name: 'c', taps: [5, 5], inStride: [1, 1], tile: [4, 8, 4], tapStride: [5, 1], bias: true, relu: false }),
+      ];
+      const a = variants.map((v) => v()), b = variants.map((v) => v());
+      expectEqual(a.map((k, i) => k === b[i]), a.map(() => true), 'the same instance for the same arguments (no regeneration)');
+      expectEqual(new Set(a.map((k) => k.key)).size, a.length, 'different variants, different keys');
+      const fresh = [matmulKernel.uncached(matmulVariant('nt', 64, 64, 64, { bias: true })), fwhtRowsKernel.uncached(1024, { maxRegisters: 32, swizzle: true, lanes: 0 })];
+      expectEqual(fresh.map((k) => k.code), [a[0]!.code, a[2]!.code], 'rebuilt variants: equal keys, equal WGSL');
+      const x = rt.tensor(randn(4 * 64, 5), [4, 64]), w = rt.tensor(randn(8 * 64, 6), [8, 64]);
+      rt.linear(x, w, null).dispose();
+      await rt.sync();
+      const compiles = rt.compiles;
+      const y = rt.linear(x, w, null);
+      await rt.sync();
+      expectEqual(rt.compiles, compiles, 'no compile on the second identical call');
+      for (const t of [x, w, y]) t.dispose();
+    },
+  },
+  {
+    name: 'predict: logits of any batch (chunks and a remainder) equal the eval graph\'s; toConfig/fromConfig rebuild the architecture',
+    async run(rt) {
+      const model = new Sequential([new Conv2d(1, 4, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Flatten(), new Fastfood(64, 100, { adaptive: true }), new ReLU(), new Dropout(0.5), new Linear(100, 3)], [1, 8, 8], 'tiny').init(rt, 4);
+      const n = 300, xs = randn(n * 64, 8);
+      const x = rt.tensor(xs, [n, 1, 8, 8]);
+      const logits = model.predict(x);
+      expectEqual(logits.shape, [n, 3], 'logits shape');
+      const all = await logits.read();
+      // the same rows one at a time and as a batch of 7 agree with the 256 + 44 chunks
+      for (const [start, count] of [[0, 1], [255, 7], [299, 1]] as const) {
+        const part = rt.tensor(xs.slice(start * 64, (start + count) * 64), [count, 1, 8, 8]);
+        expectClose(await model.predict(part).read(), all.slice(start * 3, (start + count) * 3), { atol: 1e-5, rtol: 1e-5 }, `rows ${start}..${start + count}`);
+        part.dispose();
+      }
+      const config = JSON.parse(JSON.stringify(model.toConfig()));
+      const again = Sequential.fromConfig(config);
+      expectEqual(again.toConfig(), model.toConfig(), 'fromConfig(toConfig()) round-trips');
+      expectEqual(mnistModel('adaptive-fastfood-1024').toConfig().layers.map((l) => l.kind).join(), 'Conv2d,MaxPool2d,Conv2d,MaxPool2d,Flatten,AdaptiveFastfood,ReLU,Linear', 'paper net config');
+      await expectThrows(() => model.predict(rt.tensor(new Float32Array(64), [1, 64])), /predict: x must have shape \[N, 1,8,8\], got \[1,64\]/, 'wrong input shape');
+      await expectThrows(() => Sequential.fromConfig({ name: 'x', inputShape: [4], layers: [{ kind: 'Dense' } as never] }), /unknown kind "Dense"/, 'unknown layer kind');
+      await expectThrows(() => new Sequential([new Linear(5, 2)], [4]), /x has 4 features but w \[2,5\] expects 5/, 'shapes checked at construction');
+      // a trainer updates the parameters predict uses; training graphs and predict share one queue
+      const trainer = await compileTrainer(rt, model, { batch: 20, optimizer: { kind: 'sgd', lr: 0.5 } });
+      const lab = new Int32Array(20).map((_, i) => i % 3);
+      await trainer.step(xs.slice(0, 20 * 64), lab);
+      const after = await model.predict(x).read();
+      expectEqual(after.some((v, i) => v !== all[i]), true, 'predict sees the trained parameters');
+      trainer.destroy();
+      x.dispose();
+      model.dispose();
+    },
+  },
+];
+
+function popcount(v: number): number {
+  let c = 0;
+  for (; v; v &= v - 1) c++;
+  return c;
+}
