@@ -2,12 +2,14 @@
 import uPlot from 'uplot';
 import { createRuntime, type Runtime } from '../src/api.js';
 import { type Dataset, loadMnist } from '../src/data/mnist.js';
-import { fitMnist, MNIST_DEFAULTS, type FitEvent } from './mnist-fit.js';
+import { fit } from '../src/nn/fit.js';
+import { mnistModel, type Sequential } from '../src/nn/model.js';
+import { MNIST_DEFAULTS, type FitEvent } from './mnist-fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (s: string) => { $('status').textContent = s; };
-const state = { stop: false, running: false, steps: 0, evals: 0 };
+const state = { stop: false, running: false, steps: 0, evals: 0, predictions: 0 };
 (globalThis as Record<string, unknown>).__demo = state;
 
 const select = $<HTMLSelectElement>('model');
@@ -22,6 +24,8 @@ const accPlot = plot('acc', 'test accuracy (%)', 'accuracy');
 const lossData: [number[], number[]] = [[], []], accData: [number[], number[]] = [[], []];
 
 let rt: Runtime | undefined;
+/** The model trained last: the drawing box predicts with it. */
+let model: Sequential | undefined;
 let data: { train: Dataset; test: Dataset; limit: number } | undefined;
 
 $('start').onclick = async () => {
@@ -56,8 +60,10 @@ $('start').onclick = async () => {
       }
     };
     const batch = MNIST_DEFAULTS.batch;
-    await fitMnist(rt, data.train, data.test, {
-      ...MNIST_DEFAULTS, model: select.value as MnistModelName, epochs: Number($<HTMLInputElement>('epochs').value), logEvery: 5,
+    model?.dispose();
+    model = mnistModel(select.value as MnistModelName).init(rt, MNIST_DEFAULTS.seed);
+    await fit(rt, model, data.train, data.test, {
+      ...MNIST_DEFAULTS, epochs: Number($<HTMLInputElement>('epochs').value), logEvery: 5,
     }, { onEvent, shouldStop: () => state.stop });
     status(state.stop ? 'stopped' : 'done');
   } catch (e) {
@@ -67,6 +73,45 @@ $('start').onclick = async () => {
     state.running = false;
     $<HTMLButtonElement>('start').disabled = false; $<HTMLButtonElement>('stop').disabled = true;
   }
+  await predictDrawing();
 };
 $('stop').onclick = () => { state.stop = true; status('stopping…'); };
+
+// Draw a digit: a 196×196 canvas (white on black, like MNIST) scaled down to 28×28, then the model's
+// logits through predict() and a softmax.
+const draw = $<HTMLCanvasElement>('draw'), pen = draw.getContext('2d', { willReadFrequently: true })!;
+let drawing = false;
+const stroke = (e: PointerEvent) => {
+  const r = draw.getBoundingClientRect();
+  pen.fillStyle = '#fff';
+  pen.beginPath();
+  pen.arc(e.clientX - r.left, e.clientY - r.top, 9, 0, 2 * Math.PI);
+  pen.fill();
+};
+draw.onpointerdown = (e) => { drawing = true; stroke(e); };
+draw.onpointermove = (e) => { if (drawing) stroke(e); };
+draw.onpointerup = draw.onpointerleave = () => { if (drawing) { drawing = false; void predictDrawing(); } };
+$('clear').onclick = () => { pen.fillStyle = '#000'; pen.fillRect(0, 0, draw.width, draw.height); $('guess').textContent = '–'; $('probs').textContent = ''; };
+$('clear').click();
+
+/** The drawing as a [1, 1, 28, 28] image in [0, 1]: each pixel the mean of a 7×7 block. */
+function drawingPixels(): Float32Array {
+  const d = pen.getImageData(0, 0, draw.width, draw.height).data, s = draw.width / 28;
+  const px = new Float32Array(28 * 28);
+  for (let y = 0; y < draw.height; y++) for (let x = 0; x < draw.width; x++) px[Math.floor(y / s) * 28 + Math.floor(x / s)]! += d[4 * (y * draw.width + x)]! / 255 / (s * s);
+  return px;
+}
+
+async function predictDrawing(): Promise<void> {
+  if (!rt || !model || state.running) return;
+  const m = model, r = rt;
+  const logits = r.tidy(() => m.predict(r.tensor(drawingPixels(), [1, 1, 28, 28])));
+  const z = await logits.read();
+  logits.dispose();
+  const max = Math.max(...z), e = Array.from(z, (v) => Math.exp(v - max)), sum = e.reduce((a, b) => a + b, 0);
+  const probs = e.map((v) => v / sum), best = probs.indexOf(Math.max(...probs));
+  $('guess').textContent = String(best);
+  $('probs').textContent = probs.map((p, i) => `${i}: ${(100 * p).toFixed(1)}%`).join('  ');
+  state.predictions++;
+}
 status('ready');

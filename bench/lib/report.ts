@@ -139,10 +139,11 @@ const NOTES: Record<string, string> = {
   pool: 'Bytes: forward x read + y written; backward x, dy read + dx written. tfjs backward is its MaxPoolGrad kernel.',
   linear: 'FLOP = 2·N·in·out forward, twice that backward. tfjs: fused matMul with bias; backward two matMuls and a sum.',
   overhead: 'Eager-op overhead: wall time per op, caches warm (pipelines compiled, buffers pooled), GPU timer off. ' +
-    '"eager" rows are the public API (`rt.relu` chained, read once at the end; `await rt.conv2d(x, w, b).read()` per call); ' +
-    'the "floor" rows record the same dispatches with `rt.record` (one call per op, encodeRelu / encodeConv2d) into one caller-owned encoder, ' +
-    'copy the result to a MAP_READ buffer, submit and map it: the least a caller pays for the same work and the same answer on the host. ' +
-    'The two alternate within each repetition; "× floor" is the median over repetitions of ours ÷ floor.',
+    '"eager" rows are the public API (`rt.relu` chained 300 times, read once at the end; `await rt.conv2d(x, w, b).read()` per call). ' +
+    'The "floor" rows record the same dispatches with one `rt.record` call (300 encodeRelu dispatches over two caller tensors; one encodeConv2d) ' +
+    'into a caller-owned encoder, copy the result to a MAP_READ buffer, submit and map it: the least a caller pays for the same work and the same answer on the host. ' +
+    '"rt.record per op" records each relu with its own `rt.record` call into the same encoder (a uniform buffer and a compute pass each). ' +
+    'The variants alternate within each repetition; "× floor" is the median over repetitions of (variant ÷ floor in that repetition).',
 };
 
 /** Log-log plot of Fastfood and dense forward time (wall clock) against d, square shapes only. */

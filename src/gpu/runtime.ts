@@ -115,6 +115,7 @@ export class GpuRuntime {
   #scopes: Promise<void>[] = [];
   #tidy: Set<Tensor>[] = [];
   readonly #ctx: EncodeContext;
+  readonly #onError = (e: Event) => { this.#uncaptured ??= (e as GPUUncapturedErrorEvent).error.message; };
   /** @internal Times every submitted dispatch (the bench's GPU timer); null: one pass per batch. */
   passTimer: (() => PassTimer) | null = null;
 
@@ -134,9 +135,7 @@ export class GpuRuntime {
     this.hasTimestamps = device.features.has('timestamp-query');
     this.#pipelines = new PipelineCache(device);
     device.lost.then((l) => { this.#lost = `${l.reason}: ${l.message}`; });
-    device.addEventListener('uncapturederror', (e) => {
-      this.#uncaptured ??= (e as GPUUncapturedErrorEvent).error.message;
-    });
+    device.addEventListener('uncapturederror', this.#onError);
     this.#ctx = this.contextWith((shape, dtype = 'f32', label = 'scratch') => {
       checkShape(shape, `${label} shape`);
       const buffer = this.alloc(shapeSize(shape) * 4, `${label}[${shape}]`);
@@ -579,6 +578,7 @@ export class GpuRuntime {
     this.trim();
     for (const b of [...this.#buffers]) b.destroy();
     this.#pipelines.clear();
+    this.device.removeEventListener('uncapturederror', this.#onError);
     if (this.ownsDevice) this.device.destroy();
     this.#lost ??= 'destroyed: rt.destroy() was called';
     this.#keepAlive = null;

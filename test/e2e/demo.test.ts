@@ -32,6 +32,18 @@ it.skipIf(process.env.DEEPFRIED_SKIP_CHROME === '1')('demo page trains in headle
       for (let i = 0; i < d.length; i += 4) if (d[i]! > 150 && d[i + 1]! < 100 && d[i + 2]! < 100) n++;
       return n;
     });
+    // a drawn stroke gets a prediction from the trained model (10 class probabilities summing to 1)
+    const box = await (await page.$('#draw'))!.boundingBox();
+    await page.mouse.move(box!.x + 98, box!.y + 30);
+    await page.mouse.down();
+    for (let y = 30; y <= 170; y += 10) await page.mouse.move(box!.x + 98, box!.y + y);
+    await page.mouse.up();
+    await page.waitForFunction(() => (globalThis as any).__demo.predictions >= 2, { timeout: 60_000 });
+    const probs = await page.$eval('#probs', (e) => e.textContent ?? '');
+    const ps = [...probs.matchAll(/(\d): ([\d.]+)%/g)].map((m) => Number(m[2]));
+    expect(ps.length).toBe(10);
+    expect(Math.abs(ps.reduce((a, b) => a + b, 0) - 100)).toBeLessThan(1);
+    expect(await page.$eval('#guess', (e) => e.textContent)).toMatch(/^\d$/);
     const shot = join(mkdtempSync(join(tmpdir(), 'deepfried-')), 'demo.png');
     await page.screenshot({ path: shot });
     console.log(`demo screenshot: ${shot}; ${red} plotted pixels; status "${await page.$eval('#status', (e) => e.textContent)}"`);

@@ -21,7 +21,7 @@ describe('bench --quick', () => {
     expect(typeof res.adapter.description).toBe('string');
     expect(res.baselines.copy.gbps).toBeGreaterThan(0);
     expect(res.baselines.fma.gflops).toBeGreaterThan(0);
-    expect(res.groups.map((g: { name: string }) => g.name)).toEqual(['fwht', 'fastfood', 'fastfood-vs-dense', 'conv', 'pool', 'linear', 'train-step']);
+    expect(res.groups.map((g: { name: string }) => g.name)).toEqual(['fwht', 'fastfood', 'fastfood-vs-dense', 'conv', 'pool', 'linear', 'train-step', 'overhead']);
     for (const g of res.groups) {
       expect(g.status, `${g.name}: ${g.note ?? ''}`).toBe('ok');
       for (const row of g.rows) expect(['ok', 'over device limit', 'skipped'], `${g.name} ${row.op} ${row.shape}: ${row.error ?? ''}`).toContain(row.status);
