@@ -67,7 +67,7 @@ async function reload(file: string): Promise<BenchResults> {
 }
 
 async function runInChrome(opts: SuiteOptions, log: (l: string) => void): Promise<BenchResults> {
-  const { openInChrome } = await import('../test/support/chrome.js');
+  const { openInChrome } = await import('../examples/chrome.js');
   const s = await openInChrome(join(here, 'browser-entry.ts'), '__deepfriedBench');
   try {
     s.page.on('console', (m) => { if (m.type() === 'log') log(m.text()); });

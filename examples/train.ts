@@ -116,7 +116,7 @@ async function run(): Promise<FitResult> {
       rt.destroy();
     }
   }
-  const { openInChrome } = await import('../test/support/chrome.js');
+  const { openInChrome } = await import('./chrome.js');
   const dir = await mnistDir();
   const files = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
   const s = await openInChrome('examples/train-page.ts', '__deepfriedTrain', Object.fromEntries(files.map((f) => [`/mnist/${f}`, `${dir}/${f}`])));

@@ -131,12 +131,11 @@ export interface ConvTileGeometry {
 }
 
 /** Params and workgroup count of one convTileKernel dispatch. */
-export function convTileLaunch(tile: readonly [number, number, number], g: ConvTileGeometry): { params: number[]; workgroups: number; total: number } {
+export function convTileLaunch(tile: readonly [number, number, number], g: ConvTileGeometry): { params: Record<string, number>; workgroups: number; total: number } {
   const [PH, PW, TC] = tile;
   const tilesX = Math.ceil(g.GW / PW), tilesY = Math.ceil(g.GH / PH);
   const total = tilesX * tilesY * g.N * Math.ceil(g.O / TC);
-  const params = [g.N, g.I, g.IH, g.IW, g.O, g.OH, g.OW, g.GH, g.GW, tilesX, tilesY, total,
-    g.OSy, g.OSx, g.OOy, g.OOx, g.IOy, g.IOx, g.Ao, g.Bi, g.Wb];
+  const params = { ...g, tilesX, tilesY, total };
   return { params, workgroups: Math.ceil(total / CONV_WG), total };
 }
 

@@ -267,12 +267,16 @@ ${entry(c)} {
   return c.enable(kernel(`fastfood_bwd${withDx ? '' : '_nodx'}_${c.tag}${pp ? '' : '_1buf'}`, bindings, [...PARAMS, ['nwg', 'u32']], body));
 }
 
+const REDUCE_WG = 64;
+/** Workgroups of fastfoodReduceKernel for M = blocks·d sums. */
+export const fastfoodReduceWorkgroups = (M: number): number => Math.ceil(M / REDUCE_WG);
+
 /** dB, dG, dS [M] = Σ over the `parts` leading rows of part [3, parts, M]. */
 function fastfoodReduceKernel_(): KernelInstance {
   const body = `
-@compute @workgroup_size(64)
+@compute @workgroup_size(${REDUCE_WG})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let m = flatWorkgroup(wid, nwg) * 64u + lid;
+  let m = flatWorkgroup(wid, nwg) * ${REDUCE_WG}u + lid;
   if (m >= P.M) { return; }
   var s0 = 0.0; var s1 = 0.0; var s2 = 0.0;
   let n = P.parts * P.M;

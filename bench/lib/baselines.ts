@@ -18,7 +18,7 @@ export async function measureCopy(rt: GpuRuntime, timer: GpuTimer | null, budget
     const kernel = copyKernel(variant);
     await rt.prepare(kernel);
     const workgroups = copyWorkgroups(n);
-    const t = await measureOurs(rt, timer, budget, () => rt.enqueue(`copy ${variant}`, [{ kernel, buffers: [src, dst], params: [n], workgroups }]));
+    const t = await measureOurs(rt, timer, budget, () => rt.enqueue(`copy ${variant}`, [{ kernel, buffers: [src, dst], params: { n }, workgroups }]));
     const bytes = 2 * words * 4;
     const p = pick(t);
     return { variant, spec: variant, bytes, gbps: bytes / (p.ms.median * 1e6), ms: p.ms, timing: p.timing };
@@ -34,7 +34,7 @@ export async function measureFma(rt: GpuRuntime, timer: GpuTimer | null, budget:
   try {
     const kernel = fmaKernel(v, wgSize);
     await rt.prepare(kernel);
-    const once = (iters: number) => rt.enqueue('fma', [{ kernel, buffers: [out], params: [iters, 0.999, 0.001], workgroups }]);
+    const once = (iters: number) => rt.enqueue('fma', [{ kernel, buffers: [out], params: { iters, m: 0.999, c: 0.001 }, workgroups }]);
     // Calibrate the loop length so one dispatch lasts about targetMs.
     let iters = 16;
     for (;;) {

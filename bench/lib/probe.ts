@@ -46,8 +46,8 @@ export class Probe {
   /** One round of baselines (copy, then FMA). Leaves the GPU timer reset. */
   async sample(): Promise<ProbeSample> {
     const c = this.copy, f = this.fma;
-    const copyMs = await this.#time(() => this.rt.enqueue('probe copy', [{ kernel: c.kernel, buffers: [c.src, c.dst], params: [c.n], workgroups: c.wg }]));
-    const fmaMs = await this.#time(() => this.rt.enqueue('probe fma', [{ kernel: f.kernel, buffers: [f.out], params: [f.iters, 0.999, 0.001], workgroups: 1024 }]));
+    const copyMs = await this.#time(() => this.rt.enqueue('probe copy', [{ kernel: c.kernel, buffers: [c.src, c.dst], params: { n: c.n }, workgroups: c.wg }]));
+    const fmaMs = await this.#time(() => this.rt.enqueue('probe fma', [{ kernel: f.kernel, buffers: [f.out], params: { iters: f.iters, m: 0.999, c: 0.001 }, workgroups: 1024 }]));
     await this.timer?.reset();
     const gops = f.fmas / (fmaMs * 1e6);
     return { gbps: c.bytes / (copyMs * 1e6), gflops: 2 * gops, gops };

@@ -8,7 +8,17 @@ export interface Prepared {
   layout: GPUBindGroupLayout;
 }
 
+/** One cache per device: a pipeline depends on the device and the kernel's key only, so runtimes
+ * sharing a device (other tunings, a caller's framework) share compiled pipelines too. */
+const caches = new WeakMap<GPUDevice, PipelineCache>();
+
 export class PipelineCache {
+  static for(device: GPUDevice): PipelineCache {
+    let c = caches.get(device);
+    if (!c) { c = new PipelineCache(device); caches.set(device, c); }
+    return c;
+  }
+
   #layouts = new Map<string, GPUBindGroupLayout>();
   #pending = new Map<string, Promise<Prepared>>();
   #ready = new Map<string, Prepared>();

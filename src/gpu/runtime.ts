@@ -10,7 +10,7 @@ import type { KernelInstance } from '../../kernels/common.js';
 import { subgroupLayoutKernel } from '../../kernels/probe.wgsl.js';
 import { acquireAdapter, keepAliveForever } from './acquire.js';
 import { PipelineCache, type Prepared } from './pipelines.js';
-import { bindAll, encodeBound, grid, packParams, type PassTimer, type Unbound } from './submit.js';
+import { bindAll, encodeBound, grid, packParams, type Bound, type Params, type PassTimer, type Unbound } from './submit.js';
 import { ARRAYS, checkFinite, checkShape, dtypeOf, shapeSize, Tensor, type DType, type TensorRef, type TypedArray } from './tensor.js';
 import { resolveTuning, type Tuning, type TuningOptions } from './tuning.js';
 
@@ -26,7 +26,8 @@ const MAX_BATCH = 128;
 export interface Dispatch {
   kernel: KernelInstance;
   buffers: readonly (GPUBuffer | TensorRef)[];
-  params: readonly number[];
+  /** The kernel's Params by name. */
+  params: Params;
   workgroups: number;
 }
 
@@ -56,7 +57,7 @@ export interface RuntimeStats {
   liveBytes: number;
   pooledBuffers: number;
   pooledBytes: number;
-  /** Compiled pipelines. */
+  /** Compiled pipelines (one cache per device, shared by the runtimes on it). */
   pipelines: number;
   /** Dispatches queued and not yet submitted. */
   queued: number;
@@ -133,7 +134,7 @@ export class GpuRuntime {
     this.#subgroupLanes = !device.features.has('subgroups') ? 0
       : minSize !== undefined && minSize >= 4 && (minSize & (minSize - 1)) === 0 ? minSize : 4;
     this.hasTimestamps = device.features.has('timestamp-query');
-    this.#pipelines = new PipelineCache(device);
+    this.#pipelines = PipelineCache.for(device);
     device.lost.then((l) => { this.#lost = `${l.reason}: ${l.message}`; });
     device.addEventListener('uncapturederror', this.#onError);
     this.#ctx = this.contextWith((shape, dtype = 'f32', label = 'scratch') => {
@@ -183,7 +184,7 @@ export class GpuRuntime {
     }
     const out = this.empty([W], 'u32', 'subgroup probe');
     try {
-      this.enqueue('subgroup probe', [{ kernel, buffers: [out], params: [], workgroups: 1 }]);
+      this.enqueue('subgroup probe', [{ kernel, buffers: [out], params: {}, workgroups: 1 }]);
       if (!(await out.read()).every((v) => v === 1)) this.#subgroupLanes = 0;
     } catch {
       this.#subgroupLanes = 0;
@@ -395,6 +396,50 @@ export class GpuRuntime {
     this.#batch.items.push({ kind: 'encode', label, encode, wait });
   }
 
+  /** @internal Binds dispatches for a caller that keeps them (a compiled graph): one uniform
+   * buffer and a bind group each, made now; `checked` rejects if WebGPU found them invalid. */
+  bind(label: string, items: readonly Unbound[]): { bound: Bound[]; uniform: GPUBuffer | null; checked: Promise<void> } {
+    const d = this.device;
+    d.pushErrorScope('validation');
+    let b: ReturnType<typeof bindAll>;
+    try {
+      b = bindAll(d, (desc) => this.createBuffer(desc), label, items);
+    } catch (e) {
+      d.popErrorScope().catch(() => null);
+      throw e;
+    }
+    const checked = d.popErrorScope().then((err) => {
+      if (err) throw new Error(`deepfried: ${label}: WebGPU validation error while binding: ${err.message}`);
+    });
+    checked.catch(() => {}); // thrown where it is awaited
+    return { ...b, checked };
+  }
+
+  /** @internal Queues `record` with a timestamp pair per pass (`passes` of them), submits, and
+   * returns each pass's GPU nanoseconds. Needs the 'timestamp-query' feature. */
+  async timePasses(label: string, passes: number, record: (encoder: GPUCommandEncoder, timer: PassTimer) => void): Promise<number[]> {
+    if (!this.hasTimestamps) throw new Error("deepfried: timing needs the 'timestamp-query' feature, which this adapter lacks");
+    const qs = this.device.createQuerySet({ label: `${label} timestamps`, type: 'timestamp', count: 2 * passes });
+    const resolve = this.createBuffer({ label: `${label} timestamps`, size: 16 * passes, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 });
+    try {
+      let pass = 0;
+      const timer: PassTimer = {
+        next: () => (pass < passes ? { querySet: qs, beginningOfPassWriteIndex: 2 * pass, endOfPassWriteIndex: 2 * pass++ + 1 } : undefined),
+        resolve: (enc) => enc.resolveQuerySet(qs, 0, 2 * passes, resolve, 0),
+      };
+      const raw = await this.readback(16 * passes, label, (enc, staging) => {
+        record(enc, timer);
+        timer.resolve(enc);
+        enc.copyBufferToBuffer(resolve, 0, staging, 0, 16 * passes);
+      });
+      const t = new BigUint64Array(raw);
+      return Array.from({ length: passes }, (_, i) => Number(t[2 * i + 1]! - t[2 * i]!));
+    } finally {
+      qs.destroy();
+      resolve.destroy();
+    }
+  }
+
   /** @internal The bind group layout of a kernel, without compiling it. */
   layoutOf(kernel: KernelInstance): GPUBindGroupLayout {
     return this.#pipelines.layout(kernel);
@@ -577,7 +622,7 @@ export class GpuRuntime {
     this.#batch = new Batch();
     this.trim();
     for (const b of [...this.#buffers]) b.destroy();
-    this.#pipelines.clear();
+    if (this.ownsDevice) this.#pipelines.clear(); // on a shared device, other runtimes keep using them
     this.device.removeEventListener('uncapturederror', this.#onError);
     if (this.ownsDevice) this.device.destroy();
     this.#lost ??= 'destroyed: rt.destroy() was called';

@@ -6,15 +6,22 @@ import type { KernelInstance } from '../../kernels/common.js';
 /** A uniform slot: params occupy 4 bytes each, in 16-byte rows (WGSL uniform struct alignment). */
 export const uniformBytes = (kernel: KernelInstance): number => Math.max(16, Math.ceil(kernel.params.length / 4) * 16);
 
-/** Packs a kernel's Params (each field a 4-byte scalar of its declared type); throws naming the
- * kernel and field when a value does not fit. */
-export function packParams(kernel: KernelInstance, values: readonly number[]): Uint32Array {
-  if (values.length !== kernel.params.length) {
-    throw new Error(`deepfried: kernel "${kernel.name}" takes ${kernel.params.length} params, got ${values.length}`);
+/** A kernel's Params by field name (kernels/common.ts KernelInstance.params). */
+export type Params = Readonly<Record<string, number>>;
+
+/** Packs a kernel's Params, named field by field, into its uniform struct (each field a 4-byte
+ * scalar of its declared type, in declaration order); throws naming the kernel and the field that
+ * is missing, unknown, or does not fit its type. */
+export function packParams(kernel: KernelInstance, values: Params): Uint32Array {
+  for (const name of Object.keys(values)) {
+    if (!kernel.params.some(([n]) => n === name)) {
+      throw new Error(`deepfried: kernel "${kernel.name}" has no param ${name} (its params: ${kernel.params.map(([n]) => n).join(', ') || 'none'})`);
+    }
   }
   const u = new Uint32Array(uniformBytes(kernel) / 4), i = new Int32Array(u.buffer), f = new Float32Array(u.buffer);
   kernel.params.forEach(([name, type], k) => {
-    const v = values[k]!;
+    const v = values[name];
+    if (v === undefined) throw new Error(`deepfried: kernel "${kernel.name}" param ${name} is missing`);
     if (type === 'f32') f[k] = v;
     else if (!Number.isInteger(v) || (type === 'u32' ? v < 0 || v > 0xffffffff : v < -(2 ** 31) || v >= 2 ** 31)) {
       throw new Error(`deepfried: kernel "${kernel.name}" param ${name} = ${v} does not fit ${type}`);

@@ -5,7 +5,7 @@
 // dispatches into the runtime's queue (src/gpu/submit.ts encodeBound) and submits them.
 import { type DType, type Dispatch, type EncodeContext, type GpuRuntime, Tensor, type TensorRef } from '../gpu/runtime.js';
 import { checkShape, shapeSize } from '../gpu/runtime.js';
-import { bindAll, encodeBound, grid, packParams, type Bound, type PassTimer } from '../gpu/submit.js';
+import { encodeBound, grid, packParams, type Bound, type PassTimer } from '../gpu/submit.js';
 
 /** A value of a graph being built: a shape and a lifetime in the step, and a buffer only inside
  * the compiled graph (CompiledGraph.bufferOf). It is not a Tensor: it cannot be read or disposed. */
@@ -99,26 +99,19 @@ export class GraphBuilder {
       }
       return b as GPUBuffer;
     };
-    let uniform: GPUBuffer | null = null;
-    const device = rt.device;
-    device.pushErrorScope('validation');
-    let b: ReturnType<typeof bindAll>;
+    let b: ReturnType<GpuRuntime['bind']>;
     try {
-      b = bindAll(device, (desc) => rt.createBuffer(desc), this.label, this.dispatches.map(({ label, d }) => ({
+      b = rt.bind(this.label, this.dispatches.map(({ label, d }) => ({
         label, kernel: d.kernel, layout: rt.layoutOf(d.kernel), buffers: d.buffers.map(resolve), params: packParams(d.kernel, d.params),
         grid: grid(rt.limits, d.workgroups, `${this.label}: ${label} (${d.kernel.name})`),
       })));
-      uniform = b.uniform;
     } catch (e) {
-      device.popErrorScope().catch(() => null);
       for (const buf of buffers) buf.destroy();
       throw e;
     }
-    const scope = device.popErrorScope();
-    const owned = [...buffers, ...(uniform ? [uniform] : [])];
+    const owned = [...buffers, ...(b.uniform ? [b.uniform] : [])];
     const steps = b.bound;
-    const ready = Promise.all([scope, ...this.dispatches.map(({ d }) => rt.prepare(d.kernel))]).then(([err, ...preps]) => {
-      if (err) throw new Error(`deepfried: ${this.label}: WebGPU validation error while compiling the graph: ${(err as GPUError).message}`);
+    const ready = Promise.all([b.checked, ...this.dispatches.map(({ d }) => rt.prepare(d.kernel))]).then(([, ...preps]) => {
       steps.forEach((s, i) => { s.pipeline = preps[i]!.pipeline; });
     });
     ready.catch(() => {}); // thrown where it is awaited (CompiledGraph.ready, or the batch that queued the graph)
@@ -200,37 +193,17 @@ export class CompiledGraph {
   /** Runs the graph once with a timestamp around every dispatch (one pass each) and sums the GPU
    * time per op label and kernel. Needs the 'timestamp-query' feature. */
   async profile(): Promise<ProfileRow[]> {
-    const rt = this.rt;
     await this.ready;
-    if (!rt.hasTimestamps) throw new Error("deepfried: profiling needs the 'timestamp-query' feature, which this adapter lacks");
-    const n = this.steps.length;
-    const qs = rt.device.createQuerySet({ label: `${this.label} profile`, type: 'timestamp', count: 2 * n });
-    const resolve = rt.createBuffer({ label: 'profile resolve', size: 16 * n, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 });
-    try {
-      let pass = 0;
-      const timer: PassTimer = {
-        next: () => ({ querySet: qs, beginningOfPassWriteIndex: 2 * pass, endOfPassWriteIndex: 2 * pass++ + 1 }),
-        resolve: (enc) => enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0),
-      };
-      const raw = await rt.readback(16 * n, `${this.label} profile`, (enc, staging) => {
-        this.record(enc, timer);
-        timer.resolve(enc);
-        enc.copyBufferToBuffer(resolve, 0, staging, 0, 16 * n);
-      });
-      const t = new BigUint64Array(raw);
-      const rows = new Map<string, ProfileRow>();
-      this.steps.forEach((s, i) => {
-        const key = `${s.label}|${s.kernel}`;
-        const r = rows.get(key) ?? { label: s.label, kernel: s.kernel, dispatches: 0, ms: 0 };
-        r.dispatches++;
-        r.ms += Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
-        rows.set(key, r);
-      });
-      return [...rows.values()];
-    } finally {
-      qs.destroy();
-      resolve.destroy();
-    }
+    const ns = await this.rt.timePasses(`${this.label} profile`, this.steps.length, (enc, timer) => this.record(enc, timer));
+    const rows = new Map<string, ProfileRow>();
+    this.steps.forEach((s, i) => {
+      const key = `${s.label}|${s.kernel}`;
+      const r = rows.get(key) ?? { label: s.label, kernel: s.kernel, dispatches: 0, ms: 0 };
+      r.dispatches++;
+      r.ms += ns[i]! / 1e6;
+      rows.set(key, r);
+    });
+    return [...rows.values()];
   }
 
   destroy(): void {

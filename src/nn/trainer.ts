@@ -123,7 +123,9 @@ export class Trainer {
     tr.graph.enqueue();
     this.#step++;
     this.#sinceStats++;
-    this.#inFlight.push(rt.flush().then(() => rt.device.queue.onSubmittedWorkDone()));
+    const done = rt.sync();
+    done.catch(() => {}); // rejects where it is awaited (below, or by a later step)
+    this.#inFlight.push(done);
     while (this.#inFlight.length > (this.opts.maxInFlight ?? 2)) await this.#inFlight.shift();
     this.rt.check();
   }

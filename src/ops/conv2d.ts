@@ -126,13 +126,13 @@ function useGemm(ctx: EncodeContext, p: ConvProblem): boolean {
 /** dw = dyT·colᵀ, db = Σ dy, dx = col2im(wᵀ·dyT) (kernels/im2col.wgsl.ts). */
 function encodeBackwardGemm(ctx: EncodeContext, p: ConvProblem, x: TensorRef, w: TensorRef, dy: TensorRef, out: { dx?: TensorRef; dw: TensorRef; db: TensorRef }): Dispatch[] {
   const J = p.Cin * p.kh * p.kw, Q = p.N * p.Ho * p.Wo, P = p.Ho * p.Wo;
-  const geometry = [p.N, p.Cin, p.H, p.W, p.Ho, p.Wo, p.ph, p.pw];
+  const geometry = { N: p.N, Cin: p.Cin, H: p.H, W: p.W, Ho: p.Ho, Wo: p.Wo, ph: p.ph, pw: p.pw };
   const taps = { kh: p.kh, kw: p.kw, sh: p.sh, sw: p.sw };
   const quad = ctx.hasSubgroups;
   const dyT = ctx.scratch([p.Cout, Q], 'f32', 'conv2d dyT');
   const col = ctx.scratch([J, Q], 'f32', 'conv2d im2col');
   const ds: Dispatch[] = [
-    { kernel: swapLeadingKernel(), buffers: [dy, dyT], params: [p.N, p.Cout, P], workgroups: Math.ceil(dy.size / IM2COL_WG) },
+    { kernel: swapLeadingKernel(), buffers: [dy, dyT], params: { A: p.N, B: p.Cout, C: P }, workgroups: Math.ceil(dy.size / IM2COL_WG) },
     { kernel: im2colKernel(taps), buffers: [x, col], params: geometry, workgroups: Math.ceil(Q / IM2COL_WG) },
     encodeMatmul(matmulVariant('nt', p.Cout, J, Q, { quad }, matmulMaxTile(ctx, p.Cout, J, Q)), dyT, col, null, out.dw, p.Cout, J, Q),
     ...encodeChannelSum(ctx, dy, out.db, p.N, p.Cout, P),
@@ -168,8 +168,10 @@ export function encodeConv2dBackward(ctx: EncodeContext, x: TensorRef, w: Tensor
   const kernel = convGradFilterKernel({ kh: p.kh, kw: p.kw, sh: p.sh, sw: p.sw, tile: plan.tile });
   checkGrid(op, ctx, workgroups, kernel.name);
   const [TCo, TCi, KY] = plan.tile;
-  const params = [p.N, p.Cin, p.H, p.W, p.Cout, p.Ho, p.Wo, p.ph, p.pw, Math.ceil(p.kh / KY), Math.ceil(p.Cin / TCi),
-    Math.ceil(p.Cout / TCo), total, plan.rowsPerSplit, p.N * p.Ho];
+  const params = {
+    N: p.N, Cin: p.Cin, H: p.H, W: p.W, Cout: p.Cout, Ho: p.Ho, Wo: p.Wo, ph: p.ph, pw: p.pw, kyBlocks: Math.ceil(p.kh / KY),
+    ciBlocks: Math.ceil(p.Cin / TCi), coBlocks: Math.ceil(p.Cout / TCo), total, rowsPerSplit: plan.rowsPerSplit, rows: p.N * p.Ho,
+  };
   if (plan.splits === 1) {
     ds.push({ kernel, buffers: [x, dy, out.dw, out.db], params, workgroups });
   } else {
@@ -177,8 +179,8 @@ export function encodeConv2dBackward(ctx: EncodeContext, x: TensorRef, w: Tensor
     const dbPart = ctx.scratch([plan.splits, p.Cout], 'f32', 'conv2d db partials');
     ds.push({ kernel, buffers: [x, dy, dwPart, dbPart], params, workgroups });
     const sum = sumSplitsKernel();
-    ds.push({ kernel: sum, buffers: [dwPart, out.dw], params: [out.dw.size, plan.splits], workgroups: Math.ceil(out.dw.size / SUM_SPLITS_WG) });
-    ds.push({ kernel: sum, buffers: [dbPart, out.db], params: [p.Cout, plan.splits], workgroups: Math.ceil(p.Cout / SUM_SPLITS_WG) });
+    ds.push({ kernel: sum, buffers: [dwPart, out.dw], params: { n: out.dw.size, splits: plan.splits }, workgroups: Math.ceil(out.dw.size / SUM_SPLITS_WG) });
+    ds.push({ kernel: sum, buffers: [dbPart, out.db], params: { n: p.Cout, splits: plan.splits }, workgroups: Math.ceil(p.Cout / SUM_SPLITS_WG) });
   }
   return ds;
 }

@@ -4,13 +4,13 @@ import { live, sameShape } from './validate.js';
 
 export function encodeRelu(x: TensorRef, y: TensorRef): Dispatch[] {
   sameShape('relu', 'y', y, 'x', x);
-  return [{ kernel: reluKernel(), buffers: [x, y], params: [x.size], workgroups: elementwiseWorkgroups(x.size) }];
+  return [{ kernel: reluKernel(), buffers: [x, y], params: { n: x.size }, workgroups: elementwiseWorkgroups(x.size) }];
 }
 
 export function encodeReluBackward(x: TensorRef, dy: TensorRef, dx: TensorRef): Dispatch[] {
   sameShape('reluBackward', 'dy', dy, 'x', x);
   sameShape('reluBackward', 'dx', dx, 'x', x);
-  return [{ kernel: reluBackwardKernel(), buffers: [x, dy, dx], params: [x.size], workgroups: elementwiseWorkgroups(x.size) }];
+  return [{ kernel: reluBackwardKernel(), buffers: [x, dy, dx], params: { n: x.size }, workgroups: elementwiseWorkgroups(x.size) }];
 }
 
 /** Inverted dropout: y = keep ? x/(1−p) : 0 with keep a hash of (element index, the step seed in
@@ -19,7 +19,7 @@ export function encodeReluBackward(x: TensorRef, dy: TensorRef, dx: TensorRef): 
 export function encodeDropout(hyper: TensorRef, x: TensorRef, y: TensorRef, p: number): Dispatch[] {
   if (!(p >= 0 && p < 1)) throw new Error(`deepfried: dropout: p must be in [0, 1), got ${p}`);
   sameShape('dropout', 'y', y, 'x', x);
-  return [{ kernel: dropoutKernel(), buffers: [hyper, x, y], params: [x.size, p], workgroups: elementwiseWorkgroups(x.size) }];
+  return [{ kernel: dropoutKernel(), buffers: [hyper, x, y], params: { n: x.size, p }, workgroups: elementwiseWorkgroups(x.size) }];
 }
 
 export function relu(rt: GpuRuntime, x: Tensor): Tensor {

@@ -1,4 +1,4 @@
-import { fastfoodBackwardKernel, fastfoodForwardSplitKernel, fastfoodForwardKernel, fastfoodReduceKernel } from '../../kernels/fastfood.wgsl.js';
+import { fastfoodBackwardKernel, fastfoodForwardSplitKernel, fastfoodForwardKernel, fastfoodReduceKernel, fastfoodReduceWorkgroups } from '../../kernels/fastfood.wgsl.js';
 import {
   ffBwdDxKernel, ffBwdMidKernel, ffBwdPreKernel, ffColumnDotKernel, ffMidKernel, ffPostKernel, ffPreKernel,
 } from '../../kernels/fastfood_multipass.wgsl.js';
@@ -136,10 +136,10 @@ export function encodeFastfood(ctx: EncodeContext, x: TensorRef, p: FastfoodDevi
   const s = fastfoodShape(x, p), { n, inFeatures, d, blocks, outFeatures } = s;
   expectShape('y', y, [n, outFeatures]);
   if (saved) for (const k of ['a3', 'a5'] as const) expectShape(k, saved[k], [n, blocks, d]);
-  const params = [n, 0, inFeatures, outFeatures, blocks];
+  const params = { rows: n, rpw: 0, inF: inFeatures, outF: outFeatures, blocks };
   if (!saved && splitRows(ctx, d)) {
     const { rpw, workgroups } = launch(ctx, n, d);
-    params[1] = rpw;
+    params.rpw = rpw;
     return [{
       kernel: fastfoodForwardSplitKernel(d, ctx.limits.maxComputeWorkgroupStorageSize, rowTuning(ctx, d / 2), { vecX: inFeatures % 4 === 0, vecY: outFeatures % 4 === 0 }),
       buffers: [x, p.B, p.G, p.S, p.perm, y], params, workgroups,
@@ -147,14 +147,14 @@ export function encodeFastfood(ctx: EncodeContext, x: TensorRef, p: FastfoodDevi
   }
   if (fused(ctx, d, !!saved)) {
     const { rpw, workgroups } = launch(ctx, n, d);
-    params[1] = rpw;
+    params.rpw = rpw;
     const storage = ctx.limits.maxComputeWorkgroupStorageSize;
     return [{
       kernel: fastfoodForwardKernel(d, !!saved, storage, rowTuning(ctx, d), { vecX: inFeatures % 4 === 0, vecY: outFeatures % 4 === 0 }),
       buffers: [x, p.B, p.G, p.S, p.perm, y, ...(saved ? [saved.a3, saved.a5] : [])], params, workgroups,
     }];
   }
-  const total = n * blocks * d, dims = [total, d, blocks, inFeatures, outFeatures];
+  const total = n * blocks * d, dims = { total, d, blocks, inF: inFeatures, outF: outFeatures };
   const t = ctx.scratch([n, blocks, d], 'f32', 'fastfood a1'), u = ctx.scratch([n, blocks, d], 'f32', 'fastfood a2');
   const a5 = saved?.a5 ?? ctx.scratch([n, blocks, d], 'f32', 'fastfood a5');
   const v = multipassVec4(ctx, d, inFeatures, outFeatures);
@@ -163,7 +163,7 @@ export function encodeFastfood(ctx: EncodeContext, x: TensorRef, p: FastfoodDevi
     ...encodeFwhtRows(ctx, t, u, n * blocks, d, 1),
     { kernel: ffMidKernel(!!saved, v.d), buffers: [u, p.G, p.perm, t, ...(saved ? [saved.a3] : [])], params: dims, workgroups: wg(total, v.d) },
     ...encodeFwhtRows(ctx, t, a5, n * blocks, d, 1),
-    { kernel: ffPostKernel(v.outF), buffers: [a5, p.S, y], params: [n * outFeatures, d, blocks, inFeatures, outFeatures], workgroups: wg(n * outFeatures, v.outF) },
+    { kernel: ffPostKernel(v.outF), buffers: [a5, p.S, y], params: { ...dims, total: n * outFeatures }, workgroups: wg(n * outFeatures, v.outF) },
   ];
 }
 
@@ -185,17 +185,18 @@ export function encodeFastfoodBackward(
       {
         kernel: fastfoodBackwardKernel(d, !!out.dx, storage, rowTuning(ctx, d)),
         buffers: [x, p.B, p.G, p.S, p.perm, dy, saved.a3, saved.a5, part, ...(out.dx ? [out.dx] : [])],
-        params: [n, rpw, inFeatures, outFeatures, blocks, workgroups], workgroups,
+        params: { rows: n, rpw, inF: inFeatures, outF: outFeatures, blocks, nwg: workgroups }, workgroups,
       },
-      { kernel: fastfoodReduceKernel(), buffers: [part, out.dB, out.dG, out.dS], params: [M, slots], workgroups: Math.ceil(M / 64) },
+      { kernel: fastfoodReduceKernel(), buffers: [part, out.dB, out.dG, out.dS], params: { M, parts: slots }, workgroups: fastfoodReduceWorkgroups(M) },
     ];
   }
-  const total = n * M, dims = [total, d, blocks, inFeatures, outFeatures];
+  const total = n * M, dims = { total, d, blocks, inF: inFeatures, outF: outFeatures };
   const u = ctx.scratch([n, blocks, d], 'f32', 'fastfood g'), g4 = ctx.scratch([n, blocks, d], 'f32', 'fastfood g4');
   const v = multipassVec4(ctx, d, inFeatures, outFeatures);
-  const coldot = (a: TensorRef, b: TensorRef, o: TensorRef, ap: number[], bp: number[]): Dispatch => {
-    const v4 = v.d && [...ap, ...bp].every((e) => e % 4 === 0);
-    return { kernel: ffColumnDotKernel(v4), buffers: [a, b, o], params: [M, n, ...ap, ...bp], workgroups: wg(M, v4) };
+  /** out = Σ over rows of a⊙b (ffColumnDotKernel), each operand given as [row stride, columns, modulus]. */
+  const coldot = (a: TensorRef, b: TensorRef, o: TensorRef, [aRow, aCols, aMod]: number[], [bRow, bCols, bMod]: number[]): Dispatch => {
+    const v4 = v.d && [aRow, aCols, aMod, bRow, bCols, bMod].every((e) => e! % 4 === 0);
+    return { kernel: ffColumnDotKernel(v4), buffers: [a, b, o], params: { total: M, rows: n, aRow: aRow!, aCols: aCols!, aMod: aMod!, bRow: bRow!, bCols: bCols!, bMod: bMod! }, workgroups: wg(M, v4) };
   };
   return [
     { kernel: ffBwdPreKernel(v.outF), buffers: [dy, p.S, u], params: dims, workgroups: wg(total, v.outF) },
@@ -205,7 +206,7 @@ export function encodeFastfoodBackward(
     { kernel: ffBwdMidKernel(v.d), buffers: [g4, p.G, p.perm, u], params: dims, workgroups: wg(total, v.d) },
     ...encodeFwhtRows(ctx, u, g4, n * blocks, d, 1),
     coldot(g4, x, out.dB, [M, M, M], [inFeatures, inFeatures, d]),
-    ...(out.dx ? [{ kernel: ffBwdDxKernel(v.inF), buffers: [g4, p.B, out.dx], params: [n * inFeatures, d, blocks, inFeatures, outFeatures], workgroups: wg(n * inFeatures, v.inF) }] : []),
+    ...(out.dx ? [{ kernel: ffBwdDxKernel(v.inF), buffers: [g4, p.B, out.dx], params: { ...dims, total: n * inFeatures }, workgroups: wg(n * inFeatures, v.inF) }] : []),
   ];
 }
 

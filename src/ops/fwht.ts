@@ -43,10 +43,10 @@ export function encodeFwhtRows(ctx: EncodeContext, src: TensorRef, dst: TensorRe
   const groups = Math.ceil(lrows / g.L), rpw = rowsPerWorkgroup(groups, ctx.tuning.rows.targetWorkgroups);
   const passes: [number, number][] = [];
   for (let lo = Math.log2(local), k = Math.log2(d); lo < k; lo += GLOBAL_BITS) passes.push([Math.min(GLOBAL_BITS, k - lo), lo]);
-  out.push({ kernel: fwhtRowsKernel(local, tuning), buffers: [src, dst], params: [lrows, rpw, passes.length ? 1 : scale], workgroups: Math.ceil(groups / rpw) });
+  out.push({ kernel: fwhtRowsKernel(local, tuning), buffers: [src, dst], params: { rows: lrows, rpw, scale: passes.length ? 1 : scale }, workgroups: Math.ceil(groups / rpw) });
   passes.forEach(([r, lo], i) => {
     const count = rows * d / 2 ** r;
-    out.push({ kernel: fwhtGlobalKernel(r, lo, d), buffers: [dst], params: [count, i === passes.length - 1 ? scale : 1], workgroups: fwhtGlobalWorkgroups(count) });
+    out.push({ kernel: fwhtGlobalKernel(r, lo, d), buffers: [dst], params: { count, scale: i === passes.length - 1 ? scale : 1 }, workgroups: fwhtGlobalWorkgroups(count) });
   });
   return out;
 }

@@ -23,7 +23,7 @@ export function linearShape(xShape: readonly number[], wShape: readonly number[]
 /** C[M, N] = A·B in one of the matmul kernel's layouts. */
 export function encodeMatmul(v: MatmulVariant, a: TensorRef, b: TensorRef, bias: TensorRef | null, c: TensorRef, m: number, n: number, k: number): Dispatch {
   const { tilesN, tiles, workgroups } = matmulWorkgroups(v, m, n);
-  return { kernel: matmulKernel(v), buffers: bias ? [a, b, bias, c] : [a, b, c], params: [m, n, k, tilesN, tiles], workgroups };
+  return { kernel: matmulKernel(v), buffers: bias ? [a, b, bias, c] : [a, b, c], params: { M: m, N: n, K: k, tilesN, tiles }, workgroups };
 }
 
 export function encodeLinear(ctx: EncodeContext, x: TensorRef, w: TensorRef, b: TensorRef | null, y: TensorRef, opts: LinearOptions = {}): Dispatch[] {

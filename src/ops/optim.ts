@@ -11,17 +11,17 @@ export interface AdamOptions { beta1: number; beta2: number; eps: number; decay:
 /** v = μ·v + (g + λ·w); w −= lr·lrMul·v. */
 export function encodeSgd(hyper: TensorRef, grad: TensorRef, w: TensorRef, v: TensorRef, o: SgdOptions): Dispatch[] {
   for (const [n, t] of [['grad', grad], ['v', v]] as const) sameShape('sgd', n, t, 'w', w);
-  return [{ kernel: sgdKernel(), buffers: [hyper, grad, w, v], params: [w.size, o.momentum, o.decay, o.lrMul], workgroups: optimWorkgroups(w.size) }];
+  return [{ kernel: sgdKernel(), buffers: [hyper, grad, w, v], params: { n: w.size, momentum: o.momentum, decay: o.decay, lrMul: o.lrMul }, workgroups: optimWorkgroups(w.size) }];
 }
 
 /** Adam with bias corrections from `hyper` and L2 decay on the gradient. */
 export function encodeAdam(hyper: TensorRef, grad: TensorRef, w: TensorRef, m: TensorRef, v: TensorRef, o: AdamOptions): Dispatch[] {
   for (const [n, t] of [['grad', grad], ['m', m], ['v', v]] as const) sameShape('adam', n, t, 'w', w);
-  return [{ kernel: adamKernel(), buffers: [hyper, grad, w, m, v], params: [w.size, o.beta1, o.beta2, o.eps, o.decay, o.lrMul], workgroups: optimWorkgroups(w.size) }];
+  return [{ kernel: adamKernel(), buffers: [hyper, grad, w, m, v], params: { n: w.size, beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: o.lrMul }, workgroups: optimWorkgroups(w.size) }];
 }
 
 /** acc += src (elementwise over src's elements). */
 export function encodeAccumulate(src: TensorRef, acc: TensorRef): Dispatch[] {
   sameShape('accumulate', 'acc', acc, 'src', src);
-  return [{ kernel: accumulateKernel(), buffers: [src, acc], params: [src.size], workgroups: optimWorkgroups(src.size) }];
+  return [{ kernel: accumulateKernel(), buffers: [src, acc], params: { n: src.size }, workgroups: optimWorkgroups(src.size) }];
 }

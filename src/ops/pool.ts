@@ -50,14 +50,17 @@ const tiles2x2 = (ctx: EncodeContext, g: PoolGeometry, xShape: readonly number[]
 /** Windows never overlap: each input cell lies in at most one. */
 const disjoint = (g: PoolGeometry): boolean => g.stride[0] >= g.kernel[0] && g.stride[1] >= g.kernel[1];
 
-function backwardLaunch(xShape: readonly number[], yShape: readonly number[], g: PoolGeometry): { params: number[]; workgroups: number } {
+function backwardLaunch(xShape: readonly number[], yShape: readonly number[], g: PoolGeometry): { params: Record<string, number>; workgroups: number } {
   const [n, c, h, w] = xShape as [number, number, number, number];
   const total = disjoint(g) ? disjointInvocations(n * c, h, w) : n * c * h * w;
   return { params: params(total, xShape, yShape, g), workgroups: poolWorkgroups(total) };
 }
 
-function params(total: number, xShape: readonly number[], yShape: readonly number[], g: PoolGeometry): number[] {
-  return [total, xShape[2]!, xShape[3]!, yShape[2]!, yShape[3]!, ...g.kernel, ...g.stride, ...g.padding];
+function params(total: number, xShape: readonly number[], yShape: readonly number[], g: PoolGeometry): Record<string, number> {
+  return {
+    total, H: xShape[2]!, W: xShape[3]!, OH: yShape[2]!, OW: yShape[3]!,
+    KH: g.kernel[0], KW: g.kernel[1], SH: g.stride[0], SW: g.stride[1], PH: g.padding[0], PW: g.padding[1],
+  };
 }
 
 export function encodeMaxPool2d(ctx: EncodeContext, x: TensorRef, y: TensorRef, opts: PoolOptions, argmax?: TensorRef): Dispatch[] {

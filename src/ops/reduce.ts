@@ -10,7 +10,7 @@ export function encodeChannelSum(ctx: EncodeContext, x: TensorRef, out: TensorRe
   operand('channelSum', 'out', out);
   if (outer * channels * inner !== x.size) fail('channelSum', `x of shape [${x.shape}] is not [${outer}, ${channels}, ${inner}]`);
   if (out.size !== channels) fail('channelSum', `out must have ${channels} elements, got shape [${out.shape}]`);
-  return [{ kernel: channelSumKernel(), buffers: [x, out], params: [outer, channels, inner], workgroups: reduceWorkgroups(channels) }];
+  return [{ kernel: channelSumKernel(), buffers: [x, out], params: { outer, channels, inner }, workgroups: reduceWorkgroups(channels) }];
 }
 
 /** out[c] = Σ_r x[r, c] for x [R, C], out [C]. */

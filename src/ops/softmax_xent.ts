@@ -31,7 +31,7 @@ export function encodeSoftmaxCrossEntropy(ctx: EncodeContext, logits: TensorRef,
   const buffers = [logits, labels, loss, ...(extra.dlogits ? [extra.dlogits] : []), ...(extra.correct ? [extra.correct] : [])];
   return [{
     kernel: softmaxXentKernel(Boolean(extra.dlogits), Boolean(extra.correct)),
-    buffers, params: [n, c, 1 / n, NAN_BITS], workgroups: 1,
+    buffers, params: { N: n, C: c, invN: 1 / n, nanBits: NAN_BITS }, workgroups: 1,
   }];
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { serveDemo } from '../../examples/demo.js';
-import { launchChrome } from '../support/chrome.js';
+import { launchChrome } from '../../examples/chrome.js';
 
 it.skipIf(process.env.DEEPFRIED_SKIP_CHROME === '1')('demo page trains in headless Chrome and draws its loss plot', async () => {
   const served = await serveDemo();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mnistDir } from '../../src/data/mnist.js';
-import { openInChrome, type ChromeSession } from '../support/chrome.js';
+import { openInChrome, type ChromeSession } from '../../examples/chrome.js';
 import { cases } from './cases/index.js';
 
 // Chrome must really run in CI; DEEPFRIED_SKIP_CHROME=1 skips it on purpose, and says so.

@@ -4,6 +4,7 @@ import { createRuntime } from '../../../src/api.js';
 import { kernel, ro, rw } from '../../../kernels/common.js';
 import { matmulKernel, matmulVariant } from '../../../kernels/matmul.wgsl.js';
 import { fwhtRowsKernel } from '../../../kernels/fwht.wgsl.js';
+import { reluKernel } from '../../../kernels/elementwise.wgsl.js';
 import { convTileKernel } from '../../../kernels/conv2d.wgsl.js';
 import { Conv2d, Dropout, Fastfood, Flatten, Linear, MaxPool2d, ReLU } from '../../../src/nn/layers.js';
 import { mnistModel, Sequential } from '../../../src/nn/model.js';
@@ -37,13 +38,13 @@ export const libraryCases: GpuCase[] = [
     async run(rt) {
       const bad = kernel('broken_queued', [rw('y')], [['n', 'u32']], `@compute @workgroup_size(64) fn main() { let q: f32 = not_defined; }`);
       const y = rt.empty([4]);
-      rt.op('my broken op', () => ({}), () => [{ kernel: bad, buffers: [y], params: [4], workgroups: 1 }]);
+      rt.op('my broken op', () => ({}), () => [{ kernel: bad, buffers: [y], params: { n: 4 }, workgroups: 1 }]);
       const z = rt.relu(rt.tensor(new Float32Array([1, -2, 3, -4]), [4]));
       await expectThrows(() => z.read(), /broken_queued" does not compile/, 'read after a broken kernel');
       // a validation error (one buffer bound read-only and read-write in one dispatch) names the op
       const a = rt.tensor(new Float32Array(8).fill(1), [8]);
       const twice = kernel('twice_bound', [rw('p'), ro('q')], [['n', 'u32']], `@compute @workgroup_size(8) fn main(@builtin(local_invocation_index) i: u32) { p[i] = q[i] + 1.0; }`);
-      rt.op('aliasing op', () => ({}), () => [{ kernel: twice, buffers: [a, a], params: [8], workgroups: 1 }]);
+      rt.op('aliasing op', () => ({}), () => [{ kernel: twice, buffers: [a, a], params: { n: 8 }, workgroups: 1 }]);
       await expectThrows(() => rt.sync(), /aliasing op: WebGPU validation error/, 'validation error names the op');
       const w = rt.relu(rt.tensor(new Float32Array([1, -2, 3, -4]), [4]));
       expectEqual(Array.from(await w.read()), [1, 0, 3, 0], 'relu after the errors');
@@ -104,14 +105,16 @@ export const libraryCases: GpuCase[] = [
       try {
         expectEqual([gemm.tuning.conv.backward, direct.tuning.conv.backward, rt.tuning.conv.backward], ['gemm', 'direct', 'auto'], 'each runtime keeps its tuning');
         const xs = randn(2 * 20 * 12 * 12, 1), ws = randn(50 * 20 * 25, 2), dys = randn(2 * 50 * 64, 3);
-        const grads = [];
+        const grads = [], compiled = [];
         for (const r of [gemm, direct]) {
+          const before = r.compiles;
           const g = r.conv2dBackward(r.tensor(xs, [2, 20, 12, 12]), r.tensor(ws, [50, 20, 5, 5]), r.tensor(dys, [2, 50, 8, 8]));
           grads.push(await g.dw.read());
+          compiled.push(r.compiles - before);
         }
         expectClose(grads[0]!, grads[1]!, { atol: 1e-3, rtol: 1e-3 }, 'same dw by both paths');
-        const names = (r: typeof rt) => r.stats().pipelines;
-        expectEqual(names(gemm) > 0 && names(direct) > 0, true, 'each compiled its own pipelines');
+        // the pipeline cache is the device's: the second runtime compiles only the kernels of its own path
+        expectEqual(compiled.map((c) => c > 0), [true, true], 'each path compiled kernels the other did not use');
         await expectThrows(() => createRuntime({ device: rt.device, tuning: { conv: { backwards: 'gemm' } } as never }), /tuning\.conv\.backwards is not a tuning option/, 'unknown option');
         await expectThrows(() => createRuntime({ device: rt.device, tuning: { rows: { targetWorkgroups: '4' } } as never }), /tuning\.rows\.targetWorkgroups must be a number/, 'wrong type');
         await expectThrows(() => { (rt.tuning.rows as { targetWorkgroups: number }).targetWorkgroups = 1; }, /read only|read-only|Cannot assign/, 'tuning is frozen');
@@ -143,6 +146,12 @@ export const libraryCases: GpuCase[] = [
       const y = rt.linear(x, w, null);
       await rt.sync();
       expectEqual(rt.compiles, compiles, 'no compile on the second identical call');
+      // params are packed by name: a missing or unknown field is named at the call, nothing queued
+      const queued = rt.stats().queued;
+      await expectThrows(() => rt.op('bad params', () => ({}), () => [{ kernel: reluKernel(), buffers: [x, y], params: { count: 4 }, workgroups: 1 }]), /kernel "relu" has no param count \(its params: n\)/, 'unknown param');
+      await expectThrows(() => rt.op('bad params', () => ({}), () => [{ kernel: reluKernel(), buffers: [x, y], params: {}, workgroups: 1 }]), /kernel "relu" param n is missing/, 'missing param');
+      await expectThrows(() => rt.op('bad params', () => ({}), () => [{ kernel: reluKernel(), buffers: [x, y], params: { n: -1 }, workgroups: 1 }]), /param n = -1 does not fit u32/, 'out of range');
+      expectEqual(rt.stats().queued, queued, 'nothing queued by the bad calls');
       for (const t of [x, w, y]) t.dispose();
     },
   },

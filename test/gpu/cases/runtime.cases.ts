@@ -71,7 +71,7 @@ export const runtimeCases: GpuCase[] = [
       for (const V of [1, 2]) {
         const k = kernel('fill', [rw('y')], [['n', 'u32']], body, { V });
         const y = rt.empty([70]);
-        await runEncoded(rt, 'fill', () => [{ kernel: k, buffers: [y], params: [70], workgroups: 2 }]);
+        await runEncoded(rt, 'fill', () => [{ kernel: k, buffers: [y], params: { n: 70 }, workgroups: 2 }]);
         const v = await y.read();
         out.push(v[0]!, v[69]!);
         y.dispose();
@@ -89,7 +89,7 @@ export const runtimeCases: GpuCase[] = [
   if (i < P.n) { y[i] = f32(i % 1000u); }
 }`);
       const y = rt.empty([n]);
-      await runEncoded(rt, 'mark', () => [{ kernel: k, buffers: [y], params: [n], workgroups: n }]);
+      await runEncoded(rt, 'mark', () => [{ kernel: k, buffers: [y], params: { n }, workgroups: n }]);
       const v = await y.read();
       expectEqual([v[0], v[n - 1], v[65535]], [0, (n - 1) % 1000, 65535 % 1000], 'marks');
       y.dispose();
