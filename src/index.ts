@@ -14,6 +14,7 @@ export { Sequential, mnistModel, layerFromConfig, MNIST_MODELS, type ModelConfig
 export { compileTrainer, invSchedule, type Trainer, type OptimizerConfig, type Schedule, type TrainerOptions, type StepStats, type EvalResult } from './nn/trainer.js';
 export { fit, FIT_DEFAULTS, type FitOptions, type FitEvent, type FitResult, type FitIO } from './nn/fit.js';
 export { saveCheckpoint, loadCheckpoint, CHECKPOINT_VERSION } from './nn/checkpoint.js';
+export { toSafetensors, fromSafetensors, loadSafetensors } from './nn/safetensors.js';
 
 // Data.
 export { loadMnist, parseIdx, datasetFromIdx, shuffled, fillBatch, type Dataset } from './data/mnist.js';

@@ -9,10 +9,12 @@ import { libraryCases } from './library.cases.js';
 import { linearCases } from './linear.cases.js';
 import { poolCases } from './pool.cases.js';
 import { runtimeCases } from './runtime.cases.js';
+import { safetensorsCases } from './safetensors.cases.js';
 import { softmaxCases } from './softmax.cases.js';
 import { trainCases } from './train.cases.js';
 
 export const cases: GpuCase[] = [
   ...runtimeCases, ...libraryCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases,
   ...convCases, ...poolCases, ...linearCases, ...softmaxCases, ...graphCases, ...trainCases,
+  ...safetensorsCases,
 ];

@@ -6,7 +6,10 @@ import { fit, FIT_DEFAULTS, type FitEvent, type FitIO, type FitOptions } from '.
 import type { Runtime } from '../../../src/api.js';
 import type { Dataset } from '../../../src/data/mnist.js';
 import { compileTrainer } from '../../../src/nn/trainer.js';
-import { expectClose, expectEqual, expectThrows, type GpuCase } from '../harness.js';
+import { HYPER } from '../../../kernels/optim.wgsl.js';
+import { GraphBuilder, type GraphValue } from '../../../src/graph/graph.js';
+import { Dropout } from '../../../src/nn/layers.js';
+import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
 
 /** fit() on a fresh paper net (initialised with opts.seed), disposed afterwards. */
 async function fitNet(rt: Runtime, name: MnistModelName, train: Dataset, test: Dataset, opts: Partial<FitOptions>, io?: FitIO) {
@@ -122,11 +125,51 @@ export const trainCases: GpuCase[] = [
       for (let i = 0; i < 3; i++) await trainer.step(x, y);
       const st = await trainer.stats();
       if (!Number.isFinite(st.loss) || st.loss <= 0) throw new Error(`loss with dropout is ${st.loss}`);
-      const [a, b] = [await trainer.evaluate(ds, 32), await trainer.evaluate(ds, 32)];
-      expectClose([a.loss], [b.loss], { atol: 0, rtol: 0 }, 'evaluation is deterministic');
+      // off in evaluation: the same weights in a model without the Dropout layer evaluate and
+      // predict identically (with dropout on, half the features would be dropped)
+      const twin = mnistModel('fastfood-1024').init(rt, 5);
+      for (const [i, p] of model.params.entries()) rt.write(twin.params[i]!.value, (await p.value.read()) as Float32Array);
+      const twinTrainer = await compileTrainer(rt, twin, { batch: 32, optimizer: { kind: 'sgd', lr: 0.01 } });
+      const [a, b] = [await trainer.evaluate(ds, 32), await twinTrainer.evaluate(ds, 32)];
+      expectClose([a.loss, a.error], [b.loss, b.error], { atol: 0, rtol: 0 }, 'evaluation with dropout = without it');
+      const xs = rt.tensor(x.slice(0, 4 * 784), [4, 1, 28, 28]);
+      expectClose(await model.predict(xs).read(), await twin.predict(xs).read(), { atol: 0, rtol: 0 }, 'predict with dropout = without it');
+      twinTrainer.destroy();
+      twin.dispose();
+      xs.dispose();
       await expectThrows(() => mnistModel('reference', { dropout: 0.5 }), /dropout is an option of the Fastfood nets/, 'reference + dropout');
       trainer.destroy();
       model.dispose();
+    },
+  },
+  {
+    name: 'train: the Dropout layer\'s backward drops exactly where its forward dropped, and scales by 1/(1−p) elsewhere',
+    async run(rt) {
+      const n = 4096, p = 0.3;
+      const xs = randn(n, 21).map((v) => v + Math.sign(v) * 0.5), dys = randn(n, 22); // no zero input
+      const x = rt.tensor(xs, [4, n / 4]), dy = rt.tensor(dys, [4, n / 4]);
+      const hyper = rt.zeros([HYPER.length]);
+      const h = new Float32Array(HYPER.length);
+      h[HYPER.seed] = 12345;
+      rt.write(hyper, h);
+      const g = new GraphBuilder(rt, 'dropout layer');
+      const node = new Dropout(p).compile({ g, train: true, hyper, grad: () => { throw new Error('no params'); } }, x);
+      const dx = node.backward(dy, true)!;
+      g.keep(node.y, dx);
+      const graph = g.compile();
+      graph.enqueue();
+      const y = await graph.read(node.y as GraphValue), d = await graph.read(dx as GraphValue);
+      let dropped = 0;
+      for (let i = 0; i < n; i++) {
+        const kept = y[i] !== 0;
+        if (!kept) dropped++;
+        const want = kept ? dys[i]! / (1 - p) : 0;
+        if (Math.abs(d[i]! - want) > 1e-6 * Math.abs(want) || (!kept && d[i] !== 0)) throw new Error(`element ${i}: y ${y[i]}, dx ${d[i]}, expected ${want}`);
+        if (kept && Math.abs(y[i]! - xs[i]! / (1 - p)) > 1e-6 * Math.abs(y[i]!)) throw new Error(`element ${i}: y ${y[i]} is not x/(1−p)`);
+      }
+      if (Math.abs(dropped / n - p) > 0.03) throw new Error(`dropped ${dropped / n} of elements, expected about ${p}`);
+      graph.destroy();
+      for (const t of [x, dy, hyper]) t.dispose();
     },
   },
 ];
