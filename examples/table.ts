@@ -4,12 +4,13 @@
 // --dropout P (Fastfood nets only) and --lr X (other than the paper's 0.01) train a separate row,
 // <model>-dropout<P>-lr<X>, beside the plain one.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { createRuntime } from '../src/api.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { checkMnistRun, fitMnist, MNIST_DEFAULTS } from './mnist-fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 import { parseCli } from './args.js';
+import { writeFileAtomic } from './files.js';
 
 const PAPER: Record<MnistModelName, { error: number; params: string }> = {
   reference: { error: 0.87, params: '430K' },
@@ -52,10 +53,10 @@ const rt = await createRuntime();
 const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')]);
 for (const model of models) {
   const row = `${model}${variant(dropout, lr).stem}`;
-  const stateFile = `${DIR}/${row}.json`, ckpt = `${DIR}/${row}.dfck`;
+  const stateFile = `${DIR}/${row}.json`, ckpt = `${DIR}/${row}.safetensors`;
   const prev: State | undefined = existsSync(stateFile) ? JSON.parse(await readFile(stateFile, 'utf8')) : undefined;
   if (prev && prev.epochs >= target) { console.log(`${row}: ${prev.epochs} epochs done, ${(100 * prev.testError).toFixed(2)}% test error`); continue; }
-  const resume = prev && existsSync(ckpt) ? (await readFile(ckpt)).buffer as ArrayBuffer : undefined;
+  const resume = prev && existsSync(ckpt) ? new Uint8Array(await readFile(ckpt)) : undefined;
   const before = resume ? prev! : undefined;
   console.log(`${row}: ${before ? `resuming after epoch ${before.epochs}` : 'starting'}, target ${target} epochs`);
   const t0 = performance.now();
@@ -74,15 +75,16 @@ for (const model of models) {
       }
     },
     save: async (b) => {
-      // checkpoint first, then the state that points at it
-      await writeFile(ckpt, new Uint8Array(b));
+      // checkpoint first, then the state that points at it; each replaced whole (a crash mid-write
+      // leaves the previous file)
+      await writeFileAtomic(ckpt, b);
       const last = history.at(-1)!;
       const seconds = (before?.seconds ?? 0) + (performance.now() - t0) / 1000;
       const state: State = {
         model, dropout, lr, params, epochs: last.epoch, trainImages: train.count, testError: last.testError, seconds,
         imagesPerSecond: ips, runtime: 'node', adapter, history,
       };
-      await writeFile(stateFile, JSON.stringify(state, null, 2) + '\n');
+      await writeFileAtomic(stateFile, JSON.stringify(state, null, 2) + '\n');
       await writeTable(); // a row stopped between epochs still shows where it got to
     },
   });
@@ -110,5 +112,5 @@ async function writeTable(): Promise<void> {
         : `| ${label} | ${p.error}% | ${p.params} | not run yet | | | | | | \`${cmd}\` |`);
     }
   }
-  await writeFile(`${DIR}/TABLE.md`, `# MNIST: the paper's Table 1 beside ours\n\nSGD, momentum 0.9, lr 0.01 with Caffe's "inv" schedule, weight decay 5e-4, batch 64; test error on the full 10k test set. Rows "+ dropout P" drop the Fastfood features (after their ReLU) with probability P while training; rows ", lr X" start the schedule at X instead of 0.01.\n\n${rows.join('\n')}\n`);
+  await writeFileAtomic(`${DIR}/TABLE.md`, `# MNIST: the paper's Table 1 beside ours\n\nSGD, momentum 0.9, lr 0.01 with Caffe's "inv" schedule, weight decay 5e-4, batch 64; test error on the full 10k test set. Rows "+ dropout P" drop the Fastfood features (after their ReLU) with probability P while training; rows ", lr X" start the schedule at X instead of 0.01.\n\n${rows.join('\n')}\n`);
 }

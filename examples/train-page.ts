@@ -9,8 +9,8 @@ const g = globalThis as unknown as {
   __deepfriedSave(b64: string): Promise<void>;
   __deepfriedTrain: unknown;
 };
-const toB64 = (b: ArrayBuffer) => { let s = ''; const u = new Uint8Array(b); for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000)); return btoa(s); };
-const fromB64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
+const toB64 = (u: Uint8Array) => { let s = ''; for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000)); return btoa(s); };
+const fromB64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 g.__deepfriedTrain = async (opts: MnistRun, trainLimit: number, testLimit: number, resume: string | null, wantSave: boolean) => {
   const rt = await createRuntime();

@@ -7,6 +7,7 @@ import { loadMnist, mnistDir } from '../src/data/mnist.js';
 import { checkMnistRun, fitMnist, MNIST_DEFAULTS, type FitEvent, type MnistRun, type FitResult } from './mnist-fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 import { parseCli } from './args.js';
+import { writeFileAtomic } from './files.js';
 
 const HELP = `Train a Deep Fried Convnet on MNIST with WebGPU.
   --model NAME        ${MNIST_MODELS.join(' | ')} (default ${MNIST_DEFAULTS.model})
@@ -95,8 +96,8 @@ function onEvent(e: FitEvent): void {
   }
 }
 
-const resume = a.resume ? (await readFile(a.resume)).buffer as ArrayBuffer : undefined;
-const save = a.save ? async (b: ArrayBuffer) => { await writeFile(a.save!, new Uint8Array(b)); if (!tty) console.log(`checkpoint written to ${a.save}`); } : undefined;
+const resume = a.resume ? new Uint8Array(await readFile(a.resume)) : undefined;
+const save = a.save ? async (b: Uint8Array) => { await writeFileAtomic(a.save!, b); if (!tty) console.log(`checkpoint written to ${a.save}`); } : undefined;
 let result: FitResult;
 try {
   result = await run();
@@ -122,7 +123,7 @@ async function run(): Promise<FitResult> {
   const s = await openInChrome('examples/train-page.ts', '__deepfriedTrain', Object.fromEntries(files.map((f) => [`/mnist/${f}`, `${dir}/${f}`])));
   try {
     await s.page.exposeFunction('__deepfriedEvent', (e: FitEvent) => onEvent(e));
-    await s.page.exposeFunction('__deepfriedSave', async (b64: string) => save?.(Buffer.from(b64, 'base64').buffer as ArrayBuffer));
+    await s.page.exposeFunction('__deepfriedSave', async (b64: string) => save?.(new Uint8Array(Buffer.from(b64, 'base64'))));
     return await s.page.evaluate(
       (o, tl, sl, r, wantSave) => (globalThis as any).__deepfriedTrain(o, tl, sl, r, wantSave),
       opts, trainLimit, testLimit, resume ? Buffer.from(resume).toString('base64') : null, Boolean(save),

@@ -13,7 +13,6 @@ export { Layer, Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Dropout, Linear, Fa
 export { Sequential, mnistModel, layerFromConfig, MNIST_MODELS, type ModelConfig, type MnistModelName, type MnistModelOptions } from './nn/model.js';
 export { compileTrainer, invSchedule, type Trainer, type OptimizerConfig, type Schedule, type TrainerOptions, type StepStats, type EvalResult } from './nn/trainer.js';
 export { fit, FIT_DEFAULTS, type FitOptions, type FitEvent, type FitResult, type FitIO } from './nn/fit.js';
-export { saveCheckpoint, loadCheckpoint, CHECKPOINT_VERSION } from './nn/checkpoint.js';
 export { toSafetensors, fromSafetensors, loadSafetensors } from './nn/safetensors.js';
 
 // Data.

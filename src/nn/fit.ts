@@ -1,7 +1,7 @@
 // The training loop shared by the CLI (Node), the headless-Chrome runner and the demo page.
 import { type Dataset, fillBatch, seeded, shuffled } from '../data/mnist.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadSafetensors, toSafetensors } from './safetensors.js';
 import type { Sequential } from './model.js';
 import { compileTrainer, invSchedule, type OptimizerConfig, type Trainer } from './trainer.js';
 
@@ -56,9 +56,10 @@ export function checkFitOptions(o: FitOptions): void {
 
 export interface FitIO {
   onEvent?(e: FitEvent): void;
-  /** Checkpoint to resume from, and a sink for checkpoints (after every epoch and at the end). */
-  resume?: ArrayBuffer;
-  save?(checkpoint: ArrayBuffer): Promise<void>;
+  /** A safetensors checkpoint (with optimizer state) to resume from, and a sink for checkpoints
+   * (after every epoch and at the end). */
+  resume?: Uint8Array;
+  save?(checkpoint: Uint8Array): Promise<void>;
   /** Polled between steps; returning true stops after the current step. */
   shouldStop?(): boolean;
 }
@@ -86,7 +87,7 @@ export async function fit(rt: GpuRuntime, model: Sequential, train: Dataset, tes
     trainer = await compileTrainer(rt, model, { batch: opts.batch, optimizer, schedule: opts.optimizer === 'sgd' ? invSchedule() : undefined });
     const stepsPerEpoch = Math.floor(train.count / opts.batch);
     if (stepsPerEpoch < 1) throw new Error(`deepfried: ${train.count} training images are fewer than one batch of ${opts.batch}`);
-    const firstStep = io.resume ? loadCheckpoint(io.resume, model, trainer) : 0;
+    const firstStep = io.resume ? loadSafetensors(model, io.resume, { trainer }) : 0;
     const total = stepsPerEpoch * opts.epochs;
     const adapter = `${rt.adapterInfo.vendor} ${rt.adapterInfo.architecture} ${rt.adapterInfo.description}`.trim();
     emit({ kind: 'start', model: model.name, params: model.parameterCount, steps: total, trainImages: train.count, adapter, firstStep });
@@ -132,14 +133,14 @@ export async function fit(rt: GpuRuntime, model: Sequential, train: Dataset, tes
         emit({ kind: 'eval', epoch: step / stepsPerEpoch, testError: r.error, testLoss: r.loss });
       }
       // a checkpoint after every epoch, so that a long run can resume where it stopped
-      if (epochDone && io.save && step < total) await io.save(await saveCheckpoint(model, trainer));
+      if (epochDone && io.save && step < total) await io.save(await toSafetensors(model, { trainer }));
     }
     if (Number.isNaN(last.testError)) {
       const r = await trainer.evaluate(test);
       last = { testError: r.error, testLoss: r.loss };
     }
     const seconds = (performance.now() - t0) / 1000;
-    if (io.save) await io.save(await saveCheckpoint(model, trainer));
+    if (io.save) await io.save(await toSafetensors(model, { trainer }));
     const result: FitResult = {
       model: model.name, params: model.parameterCount, epochs: step / stepsPerEpoch, trainImages: train.count,
       testError: last.testError, testLoss: last.testLoss, seconds, imagesPerSecond: (trained * opts.batch) / trainSeconds(), adapter, history,

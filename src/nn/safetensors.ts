@@ -35,8 +35,9 @@ const dtypeOfData = (d: unknown): SafetensorsDType | null =>
   d instanceof Float32Array ? 'F32' : d instanceof Int32Array ? 'I32' : d instanceof Uint32Array ? 'U32' : null;
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const isShape = (s: unknown): s is number[] => Array.isArray(s) && s.every((d) => Number.isSafeInteger(d) && d >= 0);
-const OLD_DFCK = 'deepfried: this is an old .dfck checkpoint, not safetensors; convert it by loading it into the same model ' +
-  '(and trainer) with loadCheckpoint(buf, model, trainer) and saving that with toSafetensors(model, { trainer })';
+const OLD_DFCK = 'deepfried: this is an old .dfck checkpoint (deepfried 0.1), not safetensors; convert it with deepfried 0.1: ' +
+  'loadCheckpoint(buf, model, trainer) into the same model (and trainer), then save that with toSafetensors(model, { trainer }) ' +
+  'from this version (the files in results/mnist/ were converted so)';
 
 function checkNotDfck(bytes: Uint8Array): void {
   if (bytes.length >= 4 && bytes[0] === 0x44 && bytes[1] === 0x46 && bytes[2] === 0x43 && bytes[3] === 0x4b) throw new Error(OLD_DFCK);
