@@ -3,7 +3,7 @@
 // magnitude). Optionally dlogits = (softmax - onehot)/N and correct = #rows whose first argmax is
 // the label. A label outside [0, C) makes its row's loss and gradient NaN (NaN comes from the
 // nanBits param: WGSL has no NaN literal), so the mean loss is NaN and the host can name the label.
-import { family, kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, wgsl, type KernelInstance } from './common.js';
 
 export const XENT_WG = 64;
 export const NAN_BITS = 0x7fc00000;
@@ -12,7 +12,7 @@ function softmaxXentKernel_(withGrad: boolean, withCorrect: boolean): KernelInst
   const name = `softmax_xent${withGrad ? '_grad' : ''}${withCorrect ? '_correct' : ''}`;
   return kernel(name, [ro('logits'), ro('labels', 'i32'), rw('loss'),
     ...(withGrad ? [rw('dlogits')] : []), ...(withCorrect ? [rw('correct')] : [])],
-  [['N', 'u32'], ['C', 'u32'], ['invN', 'f32'], ['nanBits', 'u32']], `
+  [['N', 'u32'], ['C', 'u32'], ['invN', 'f32'], ['nanBits', 'u32']], wgsl`
 var<workgroup> partLoss: array<f32, ${XENT_WG}>;
 var<workgroup> partCorrect: array<f32, ${XENT_WG}>;
 
@@ -35,12 +35,16 @@ fn main(@builtin(local_invocation_index) l: u32) {
     let ok = lab >= 0 && lab < i32(P.C);
     let ul = u32(select(0, lab, ok));
     sl += select(nan, m + log(s) - logits[base + ul], ok);
-    ${withCorrect ? 'sc += select(0.0, 1.0, ok && am == ul);' : ''}
-    ${withGrad ? `let g = P.invN / s;
+#if ${withCorrect}
+    sc += select(0.0, 1.0, ok && am == ul);
+#endif
+#if ${withGrad}
+    let g = P.invN / s;
     for (var j = 0u; j < P.C; j++) {
       let d = exp(logits[base + j] - m) * g - select(0.0, P.invN, j == ul);
       dlogits[base + j] = select(nan, d, ok);
-    }` : ''}
+    }
+#endif
   }
   partLoss[l] = sl;
   partCorrect[l] = sc;
@@ -50,7 +54,9 @@ fn main(@builtin(local_invocation_index) l: u32) {
     var tc = 0.0;
     for (var i = 0u; i < ${XENT_WG}u; i++) { tl += partLoss[i]; tc += partCorrect[i]; }
     loss[0] = tl * P.invN;
-    ${withCorrect ? 'correct[0] = tc;' : ''}
+#if ${withCorrect}
+    correct[0] = tc;
+#endif
   }
 }`);
 }
