@@ -3,13 +3,14 @@ import uPlot from 'uplot';
 import { createRuntime, type Runtime } from '../src/api.js';
 import { type Dataset, loadMnist } from '../src/data/mnist.js';
 import { fit } from '../src/nn/fit.js';
+import { fromSafetensors, toSafetensors } from '../src/nn/safetensors.js';
 import { mnistModel, type Sequential } from '../src/nn/model.js';
 import { MNIST_DEFAULTS, type FitEvent } from './mnist-fit.js';
 import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (s: string) => { $('status').textContent = s; };
-const state = { stop: false, running: false, steps: 0, evals: 0, predictions: 0 };
+const state = { stop: false, running: false, steps: 0, evals: 0, predictions: 0, downloaded: 0 };
 (globalThis as Record<string, unknown>).__demo = state;
 
 const select = $<HTMLSelectElement>('model');
@@ -73,7 +74,37 @@ $('start').onclick = async () => {
     state.running = false;
     $<HTMLButtonElement>('start').disabled = false; $<HTMLButtonElement>('stop').disabled = true;
   }
+  $<HTMLButtonElement>('download').disabled = !model;
   await predictDrawing();
+};
+
+// The model leaves and comes back as a safetensors file (the same format as the CLI's --save and
+// the PyTorch twin's).
+$('download').onclick = async () => {
+  if (!model) return;
+  const bytes = await toSafetensors(model);
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
+  a.download = `${model.name}.safetensors`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  state.downloaded = bytes.length;
+};
+$<HTMLInputElement>('load').onchange = async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (!file || state.running) return;
+  try {
+    rt ??= await createRuntime();
+    const loaded = fromSafetensors(rt, new Uint8Array(await file.arrayBuffer()));
+    model?.dispose();
+    model = loaded.model;
+    $('params').textContent = model.parameterCount.toLocaleString('en');
+    $<HTMLButtonElement>('download').disabled = false;
+    status(`loaded ${model.name} (step ${loaded.step})`);
+    await predictDrawing();
+  } catch (err) {
+    status(`error: ${(err as Error).message}`);
+  }
 };
 $('stop').onclick = () => { state.stop = true; status('stopping…'); };
 

@@ -32,6 +32,7 @@ it.skipIf(process.env.DEEPFRIED_SKIP_CHROME === '1')('demo page trains in headle
       for (let i = 0; i < d.length; i += 4) if (d[i]! > 150 && d[i + 1]! < 100 && d[i + 2]! < 100) n++;
       return n;
     });
+    expect(await page.$eval('#status', (e) => e.textContent)).toBe('done');
     // a drawn stroke gets a prediction from the trained model (10 class probabilities summing to 1)
     const box = await (await page.$('#draw'))!.boundingBox();
     await page.mouse.move(box!.x + 98, box!.y + 30);
@@ -44,11 +45,19 @@ it.skipIf(process.env.DEEPFRIED_SKIP_CHROME === '1')('demo page trains in headle
     expect(ps.length).toBe(10);
     expect(Math.abs(ps.reduce((a, b) => a + b, 0) - 100)).toBeLessThan(1);
     expect(await page.$eval('#guess', (e) => e.textContent)).toMatch(/^\d$/);
+    // the trained model downloads as safetensors; a checkpoint of ours loads back and predicts
+    await page.click('#download');
+    await page.waitForFunction(() => (globalThis as any).__demo.downloaded > 100_000, { timeout: 30_000 });
+    const input = (await page.$('#load'))!;
+    await (input as import('puppeteer').ElementHandle<HTMLInputElement>).uploadFile('results/mnist/reference.safetensors');
+    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('loaded'), { timeout: 60_000 });
+    expect(await page.$eval('#status', (e) => e.textContent)).toBe('loaded reference (step 9370)');
+    await page.waitForFunction(() => (globalThis as any).__demo.predictions >= 3, { timeout: 60_000 });
     const shot = join(mkdtempSync(join(tmpdir(), 'deepfried-')), 'demo.png');
     await page.screenshot({ path: shot });
     console.log(`demo screenshot: ${shot}; ${red} plotted pixels; status "${await page.$eval('#status', (e) => e.textContent)}"`);
     expect(red).toBeGreaterThan(50);
-    expect(await page.$eval('#status', (e) => e.textContent)).toBe('done');
+    expect(await page.$eval('#params', (e) => e.textContent)).toBe('431,080');
   } finally {
     await browser.close();
     await served.close();

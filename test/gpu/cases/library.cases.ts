@@ -188,6 +188,44 @@ export const libraryCases: GpuCase[] = [
       model.dispose();
     },
   },
+  {
+    name: 'lifetimes: 1,000 eager training steps inside rt.tidy and 1,000 compiled steps keep live GPU buffers and bytes flat',
+    async run(rt) {
+      const held = () => { const s = rt.stats(); return [s.liveBuffers - s.pooledBuffers, s.liveBytes - s.pooledBytes]; };
+      const xs = randn(8 * 16, 31), w0 = randn(4 * 16, 32);
+      const x = rt.tensor(xs, [8, 16]), labels = rt.tensor(new Int32Array(8).map((_, i) => i % 4), [8]);
+      let w = rt.tensor(w0, [4, 16]);
+      await rt.sync();
+      const counts: number[][] = [];
+      for (let step = 1; step <= 1000; step++) {
+        // forward, loss gradient and backward, all eager, then new weights (H·H/16 = I on rows of 16,
+        // so they stay w0): only the new weights survive the tidy, and the old ones are disposed
+        const old = w;
+        w = rt.tidy(() => {
+          const logits = rt.linear(x, old, null);
+          rt.linearBackward(x, old, rt.softmaxCrossEntropyBackward(logits, labels));
+          return rt.fwht(rt.fwht(old, { scale: 0.25 }), { scale: 0.25 });
+        });
+        old.dispose();
+        if (step % 250 === 0) { await rt.sync(); counts.push(held()); }
+      }
+      expectClose(await w.read(), w0, { atol: 1e-4, rtol: 1e-4 }, 'weights after 1000 identity steps');
+      expectEqual(counts.every((c) => c[0] === counts[0]![0] && c[1] === counts[0]![1]), true, `eager: buffers/bytes held every 250 steps ${JSON.stringify(counts)}`);
+      // compiled steps
+      const model = new Sequential([new Flatten(), new Linear(16, 4)], [1, 4, 4], 'tiny').init(rt, 3);
+      const trainer = await compileTrainer(rt, model, { batch: 8, optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9 } });
+      const lab = new Int32Array(8).map((_, i) => i % 4);
+      const trained: number[][] = [];
+      for (let step = 1; step <= 1000; step++) {
+        await trainer.step(xs, lab);
+        if (step % 250 === 0) { await trainer.stats(); await rt.sync(); trained.push(held()); }
+      }
+      expectEqual(trained.every((c) => c[0] === trained[0]![0] && c[1] === trained[0]![1]), true, `compiled: buffers/bytes held every 250 steps ${JSON.stringify(trained)}`);
+      trainer.destroy();
+      model.dispose();
+      for (const t of [x, labels, w]) t.dispose();
+    },
+  },
 ];
 
 function popcount(v: number): number {

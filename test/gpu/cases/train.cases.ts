@@ -1,14 +1,14 @@
 // End to end: a few hundred real MNIST images through the compiled training step.
 import { loadMnist, fillBatch } from '../../../src/data/mnist.js';
 import { loadSafetensors, toSafetensors } from '../../../src/nn/safetensors.js';
-import { mnistModel, type MnistModelName } from '../../../src/nn/model.js';
+import { mnistModel, Sequential, type MnistModelName } from '../../../src/nn/model.js';
 import { fit, FIT_DEFAULTS, type FitEvent, type FitIO, type FitOptions } from '../../../src/nn/fit.js';
 import type { Runtime } from '../../../src/api.js';
 import type { Dataset } from '../../../src/data/mnist.js';
 import { compileTrainer } from '../../../src/nn/trainer.js';
 import { HYPER } from '../../../kernels/optim.wgsl.js';
 import { GraphBuilder, type GraphValue } from '../../../src/graph/graph.js';
-import { Dropout } from '../../../src/nn/layers.js';
+import { Conv2d, Dropout, Fastfood, Flatten, Linear, MaxPool2d, ReLU } from '../../../src/nn/layers.js';
 import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../harness.js';
 
 /** fit() on a fresh paper net (initialised with opts.seed), disposed afterwards. */
@@ -140,6 +140,26 @@ export const trainCases: GpuCase[] = [
       await expectThrows(() => mnistModel('reference', { dropout: 0.5 }), /dropout is an option of the Fastfood nets/, 'reference + dropout');
       trainer.destroy();
       model.dispose();
+    },
+  },
+  {
+    name: 'train: the same seeds on the same adapter give bit-identical loss curves twice (conv, Fastfood, dropout, fit\'s shuffle)',
+    async run(rt) {
+      const ds = await loadMnist('train', { limit: 64 });
+      const curve = async () => {
+        const model = new Sequential([new Conv2d(1, 4, 5), new MaxPool2d(2), new Flatten(), new Fastfood(576, 128, { adaptive: true }), new ReLU(),
+          new Dropout(0.3), new Linear(128, 10)], [1, 28, 28], 'small').init(rt, 11);
+        const losses: number[] = [];
+        try {
+          await fit(rt, model, ds, ds, { batch: 16, epochs: 2, logEvery: 1, evalEachEpoch: false, seed: 5 }, { onEvent: (e) => { if (e.kind === 'progress') losses.push(e.loss); } });
+        } finally {
+          model.dispose();
+        }
+        return losses;
+      };
+      const [a, b] = [await curve(), await curve()];
+      expectEqual(a.length, 8, 'progress events');
+      expectClose(b, a, { atol: 0, rtol: 0 }, 'loss curves of two runs');
     },
   },
   {
