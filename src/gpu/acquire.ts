@@ -1,4 +1,5 @@
 // Adapter/device acquisition: navigator.gpu in a browser, Dawn (the `webgpu` package) in Node.
+import { nodeImport } from '../util/node.js';
 export interface Acquired {
   gpu: GPU;
   adapter: GPUAdapter;
@@ -131,9 +132,4 @@ async function fileExists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Node built-ins, hidden from browser bundlers. */
-function nodeImport<T>(name: string): Promise<T> {
-  return import(/* @vite-ignore */ name) as Promise<T>;
 }
