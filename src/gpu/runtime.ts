@@ -287,12 +287,13 @@ export class GpuRuntime {
     return t;
   }
 
-  /** Overwrites a tensor's data, in queue order: after the work queued before it, before the work queued after it. */
-  write(t: Tensor, data: TypedArray): void {
+  /** Overwrites a tensor's data, in queue order: after the work queued before it, before the work
+   * queued after it. Float data must be finite (`what` names the data in the error). */
+  write(t: Tensor, data: TypedArray, what = 'write data'): void {
     const buffer = t.buffer;
     if (dtypeOf(data) !== t.dtype) throw new Error(`deepfried: write: tensor [${t.shape}] is ${t.dtype}, data is ${dtypeOf(data)}`);
     if (data.length !== t.size) throw new Error(`deepfried: write: tensor [${t.shape}] has ${t.size} elements, data has ${data.length}`);
-    if (t.dtype === 'f32') checkFinite(data, 'write data');
+    if (t.dtype === 'f32') checkFinite(data, what);
     this.check();
     if (!this.#batch.items.length && !this.#unsubmitted) {
       this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);

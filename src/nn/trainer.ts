@@ -4,7 +4,7 @@
 import { HYPER } from '../../kernels/optim.wgsl.js';
 import type { Dataset } from '../data/mnist.js';
 import type { GraphValue } from '../graph/graph.js';
-import { checkFinite, type GpuRuntime, type Tensor, type TensorRef } from '../gpu/runtime.js';
+import { type GpuRuntime, type Tensor, type TensorRef } from '../gpu/runtime.js';
 import { encodeAdam, encodeSgd } from '../ops/optim.js';
 import { buildForward, compileForward, destroyCompiled, readAndClear, type Compiled } from './forward.js';
 import type { Param } from './layers.js';
@@ -115,9 +115,9 @@ export class Trainer {
     const tr = this.#train;
     if (x.length !== tr.x.size) throw new Error(`deepfried: step() x has ${x.length} values, the compiled batch needs ${tr.x.size}`);
     if (labels.length !== batch) throw new Error(`deepfried: step() has ${labels.length} labels for a batch of ${batch}`);
-    checkBatch('step()', x, labels, tr.classes);
+    checkBatch('step()', labels, tr.classes);
     const rt = this.rt;
-    rt.write(tr.x, x);
+    rt.write(tr.x, x, 'step() x'); // checks x is finite before anything is written
     rt.write(tr.labels, labels);
     rt.write(this.hyper, this.#hyperFor(this.#step));
     tr.graph.enqueue();
@@ -185,10 +185,9 @@ export class Trainer {
   }
 }
 
-/** A non-finite input or a label outside [0, classes) would turn the step's gradients (and then
- * every parameter) into NaN without a word: name it before anything is written. */
-function checkBatch(what: string, x: Float32Array, labels: Int32Array, classes: number): void {
-  checkFinite(x, `${what} x`);
+/** A label outside [0, classes) would turn the step's gradients (and then every parameter) into
+ * NaN without a word: name it before anything is written (rt.write names a non-finite x). */
+function checkBatch(what: string, labels: Int32Array, classes: number): void {
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
     if (l < 0 || l >= classes) throw new Error(`deepfried: ${what} label ${l} at index ${i} is outside [0, ${classes})`);
