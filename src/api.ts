@@ -1,6 +1,7 @@
 // The functional API of DESIGN.md §3: a thin layer over src/ops. Every op returns its tensors at
 // once; the work is queued on the runtime (see src/gpu/runtime.ts).
 import { GpuRuntime, type RuntimeOptions, type Tensor } from './gpu/runtime.js';
+import type { TuningOptions } from './gpu/tuning.js';
 import * as ops from './ops/index.js';
 import type {
   Conv2dOptions, ConvGrads, FastfoodGrads, FastfoodParams, FwhtOptions, LinearGrads, PoolOptions,
@@ -13,6 +14,14 @@ export class Runtime extends GpuRuntime {
     const a = await GpuRuntime.acquire(opts);
     const rt = new Runtime(a.device, a.info, a.owns, a.keepAlive, opts.tuning);
     await rt.verifySubgroups();
+    return rt;
+  }
+
+  /** @internal A runtime on a caller's device, made at once (no await) for frameworks whose kernels
+   * are synchronous (deepfried/tfjs). Subgroup kernels stay off: they need createRuntime()'s probe. */
+  static adopt(device: GPUDevice, tuning?: TuningOptions): Runtime {
+    const rt = new Runtime(device, device.adapterInfo, false, undefined, tuning);
+    rt.noSubgroups();
     return rt;
   }
 

@@ -28,17 +28,23 @@ interface WebGpuBackendLike {
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
+/** In Node, gives tfjs-backend-webgpu a navigator.gpu: a second instance of the `webgpu` package
+ * (call it after a runtime exists, so the SwiftShader ICD fallback is set), kept referenced forever.
+ * The backend registers itself at import time, only if navigator.gpu exists by then. */
+export async function provideNavigatorGpu(): Promise<void> {
+  if (!isNode || (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) return;
+  const name = 'webgpu';
+  const dawn = (await import(/* @vite-ignore */ name)) as { create(o: string[]): GPU; globals: Record<string, unknown> };
+  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  const gpu = dawn.create([]);
+  keepAliveForever(gpu);
+  const nav = (globalThis as { navigator?: object }).navigator;
+  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+}
+
 export async function loadPeer(): Promise<Peer> {
-  if (isNode && !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
-    const name = 'webgpu';
-    const dawn = (await import(/* @vite-ignore */ name)) as { create(o: string[]): GPU; globals: Record<string, unknown> };
-    for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-    const gpu = dawn.create([]);
-    keepAliveForever(gpu);
-    const nav = (globalThis as { navigator?: object }).navigator;
-    if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-    else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  }
+  await provideNavigatorGpu();
   const tf = await import('@tensorflow/tfjs-core');
   await registerGradients();
   // The backend registers itself at import time, only if navigator.gpu exists by then.

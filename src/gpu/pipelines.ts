@@ -42,6 +42,31 @@ export class PipelineCache {
     return p;
   }
 
+  /** The compiled pipeline now, compiling it synchronously on a miss (createComputePipeline): for
+   * callers that must submit before they return (GpuRuntime.submitNow). A WGSL or pipeline error
+   * is a validation error in the caller's error scope, not a throw. */
+  getSync(kernel: KernelInstance): Prepared {
+    const ready = this.#ready.get(kernel.key);
+    if (ready) return ready;
+    this.misses++;
+    const d = this.device, label = `deepfried:${kernel.name}`, layout = this.layout(kernel);
+    const module = d.createShaderModule({ label, code: kernel.code });
+    const pipeline = d.createComputePipeline({
+      label, layout: d.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: kernel.entryPoint, constants: kernel.constants },
+    });
+    const prep = { kernel, pipeline, layout };
+    this.#ready.set(kernel.key, prep);
+    if (!this.#pending.has(kernel.key)) this.#pending.set(kernel.key, Promise.resolve(prep));
+    return prep;
+  }
+
+  /** Forgets a kernel whose synchronous compile failed, so the next use compiles it again. */
+  forget(key: string): void {
+    this.#ready.delete(key);
+    this.#pending.delete(key);
+  }
+
   /** The bind group layout of a kernel (binding 0 its Params uniform, 1..n its storage buffers):
    * known without compiling, so bind groups can be made while the pipeline still compiles. */
   layout(kernel: KernelInstance): GPUBindGroupLayout {

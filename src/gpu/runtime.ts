@@ -167,6 +167,9 @@ export class GpuRuntime {
     }
   }
 
+  /** @internal Turns subgroup kernels off (a runtime made without the probe below: Runtime.adopt). */
+  protected noSubgroups(): void { this.#subgroupLanes = 0; }
+
   /** The subgroup kernels (row butterflies, matmul quads) assume that a subgroup's lanes are
    * consecutive local invocation indices, at least subgroupLanes of them, as on every
    * implementation we know. One small dispatch (kernels/probe.wgsl.ts) checks it; where it does
@@ -578,6 +581,57 @@ export class GpuRuntime {
     } catch (e) {
       release();
       throw e;
+    }
+  }
+
+  /**
+   * @internal Runs an op's dispatches at once: one command buffer, submitted before this returns,
+   * pipelines compiled synchronously on first use. For a framework whose own queue must see the
+   * work in order and whose kernels are synchronous (deepfried/tfjs submits its own pending
+   * commands first). The queue of eager ops must be empty. A GPU error of the work throws at the
+   * next submitNow() (or rejects the next sync()), naming the op.
+   */
+  submitNow(label: string, build: (ctx: EncodeContext) => Dispatch[]): void {
+    this.check();
+    if (this.#error) {
+      const e = this.#error;
+      this.#error = null;
+      throw e;
+    }
+    if (!this.#batch.empty || this.#unsubmitted) throw new Error(`deepfried: ${label}: submitNow() with eager ops queued (call rt.sync() first)`);
+    const scratch: GPUBuffer[] = [];
+    let uniform: GPUBuffer | null = null;
+    const d = this.device;
+    const keys: string[] = [];
+    d.pushErrorScope('out-of-memory');
+    d.pushErrorScope('validation');
+    try {
+      const ds = build(this.contextWith((shape, dtype = 'f32', l = `${label} scratch`) => {
+        checkShape(shape, `${l} shape`);
+        const buffer = this.alloc(shapeSize(shape) * 4, `${l}[${shape}]`);
+        scratch.push(buffer);
+        return new Tensor(this, buffer, [...shape], dtype, false);
+      }));
+      const preps = ds.map((x) => { keys.push(x.kernel.key); return this.#pipelines.getSync(x.kernel); });
+      const b = bindAll(d, (desc) => this.createBuffer(desc), label, ds.map((x, i) => ({
+        label, kernel: x.kernel, layout: preps[i]!.layout, buffers: this.#buffersOf(label, x), params: packParams(x.kernel, x.params),
+        grid: grid(this.limits, x.workgroups, `${label} (${x.kernel.name})`),
+      })));
+      b.bound.forEach((x, i) => { x.pipeline = preps[i]!.pipeline; });
+      uniform = b.uniform;
+      const enc = d.createCommandEncoder({ label: `deepfried ${label}` });
+      encodeBound(enc, label, b.bound);
+      d.queue.submit([enc.finish()]);
+    } finally {
+      const v = d.popErrorScope(), o = d.popErrorScope();
+      this.#scopes.push(Promise.all([v, o]).then(([ve, oe]) => {
+        const err = ve ?? oe;
+        if (!err) return;
+        for (const k of keys) this.#pipelines.forget(k);
+        this.#error ??= new Error(`deepfried: ${label}: ${ve ? 'WebGPU validation error' : 'the GPU is out of memory'}: ${err.message}`);
+      }, () => {}));
+      uniform?.destroy();
+      for (const buf of scratch) this.#pool1(buf);
     }
   }
 

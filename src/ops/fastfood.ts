@@ -103,9 +103,12 @@ function expectShape(name: string, t: TensorRef, shape: readonly number[]): void
 }
 
 /** One workgroup holds whole rows while d fits workgroup memory; the training kernels stop at
- * Tuning.fastfood.maxFusedTraining (see its note). */
+ * Tuning.fastfood.maxFusedTraining (see its note), and need 10 storage buffers per stage (the
+ * fused backward's): a device with WebGPU's default of 8 (tfjs's, a caller's) trains multi-pass. */
 const fused = (ctx: EncodeContext, d: number, training: boolean) => ctx.tuning.fastfood.path !== 'multipass' &&
-  d <= maxLocalFwht(ctx) && (!training || d <= ctx.tuning.fastfood.maxFusedTraining);
+  d <= maxLocalFwht(ctx) && (!training || (d <= ctx.tuning.fastfood.maxFusedTraining && ctx.limits.maxStorageBuffersPerShaderStage >= FUSED_BACKWARD_BUFFERS));
+/** Storage buffers bound by the fused backward (kernels/fastfood.wgsl.ts, fastfoodBackwardKernel with dx). */
+const FUSED_BACKWARD_BUFFERS = 10;
 
 /** Inference rows of twice the longest fused row (d = 16384 with 32 KiB of workgroup memory, the
  * paper's ImageNet layers) in one pass, half a row at a time through workgroup memory, where

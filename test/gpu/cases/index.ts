@@ -11,10 +11,11 @@ import { poolCases } from './pool.cases.js';
 import { runtimeCases } from './runtime.cases.js';
 import { safetensorsCases } from './safetensors.cases.js';
 import { softmaxCases } from './softmax.cases.js';
+import { tfjsCases } from './tfjs.cases.js';
 import { trainCases } from './train.cases.js';
 
 export const cases: GpuCase[] = [
   ...runtimeCases, ...libraryCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases,
   ...convCases, ...poolCases, ...linearCases, ...softmaxCases, ...graphCases, ...trainCases,
-  ...safetensorsCases,
+  ...safetensorsCases, ...tfjsCases,
 ];
