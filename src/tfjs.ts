@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Runtime } from './api.js';
+export { provideNavigatorGpu } from './gpu/acquire.js';
 import type { Dispatch, EncodeContext, Tensor } from './gpu/runtime.js';
 import type { DType } from './gpu/tensor.js';
 import { fastfoodInit } from './nn/layers.js';

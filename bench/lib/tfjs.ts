@@ -1,9 +1,8 @@
 // The peer: @tensorflow/tfjs-core with @tensorflow/tfjs-backend-webgpu on the same adapter, in the
-// same process. In Node the backend needs navigator.gpu, which we provide from a second instance of
-// the `webgpu` package (created after our runtime, so the SwiftShader ICD fallback of
-// src/gpu/acquire.ts has already set VK_ICD_FILENAMES where needed) and keep referenced forever.
+// same process. In Node the backend needs navigator.gpu, which provideNavigatorGpu() (src/gpu/acquire.ts)
+// gives it: a second instance of the `webgpu` package, kept referenced forever.
 import type * as TF from '@tensorflow/tfjs-core';
-import { keepAliveForever } from '../../src/gpu/acquire.js';
+import { provideNavigatorGpu } from '../../src/gpu/acquire.js';
 import { measurePeer } from './measure.js';
 import type { Budget } from './stats.js';
 import type { Stat } from './types.js';
@@ -27,21 +26,6 @@ interface WebGpuBackendLike {
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-
-/** In Node, gives tfjs-backend-webgpu a navigator.gpu: a second instance of the `webgpu` package
- * (call it after a runtime exists, so the SwiftShader ICD fallback is set), kept referenced forever.
- * The backend registers itself at import time, only if navigator.gpu exists by then. */
-export async function provideNavigatorGpu(): Promise<void> {
-  if (!isNode || (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) return;
-  const name = 'webgpu';
-  const dawn = (await import(/* @vite-ignore */ name)) as { create(o: string[]): GPU; globals: Record<string, unknown> };
-  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  const gpu = dawn.create([]);
-  keepAliveForever(gpu);
-  const nav = (globalThis as { navigator?: object }).navigator;
-  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-}
 
 export async function loadPeer(): Promise<Peer> {
   await provideNavigatorGpu();

@@ -133,3 +133,19 @@ async function fileExists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Node only: sets `navigator.gpu` to a Dawn instance (the `webgpu` package, with the SwiftShader
+ * fallback above), kept alive for the process's life, for libraries that look for WebGPU there
+ * (tfjs-backend-webgpu registers itself at import time only if navigator.gpu exists). A no-op
+ * where navigator.gpu exists already.
+ */
+export async function provideNavigatorGpu(): Promise<void> {
+  if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) return;
+  if (!isNode) throw new Error('deepfried: no WebGPU here: navigator.gpu is missing (needs a secure context, http://127.0.0.1 or https)');
+  const { gpu, keepAlive } = await acquireAdapter();
+  keepAliveForever(keepAlive);
+  const nav = (globalThis as { navigator?: object }).navigator;
+  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+}

@@ -55,11 +55,16 @@ function setup(rt: Runtime, { n, inF, d, blocks, out }: Problem, permTensor = fa
   };
 }
 
-async function checkAgainstReference(rt: Runtime, pr: Problem, what: string, permTensor = false): Promise<void> {
+async function checkAgainstReference(rt: Runtime, pr: Problem, what: string, permTensor = false, forwardOnly = false): Promise<void> {
   const s = setup(rt, pr, permTensor);
   const y = await rt.fastfood(s.x, s.p);
   const ref = fastfoodRef(s.xs, pr.n, pr.inF, s.ref);
   expectClose(await y.read(), ref.y, tolFor(ref.y, pr.d), `${what} y`);
+  if (forwardOnly) {
+    y.dispose();
+    s.dispose();
+    return;
+  }
   const g = await rt.fastfoodBackward(s.x, s.p, s.dy);
   const gr = fastfoodBackwardRef(s.xs, pr.n, pr.inF, s.ref, s.dys);
   expectClose(await g.dx.read(), gr.dx, tolFor(gr.dx, pr.d, pr.blocks), `${what} dx`);
@@ -87,7 +92,9 @@ const sweep: Problem[] = [
   { n: 1, inF: 64, d: 64, blocks: 1, out: 64 },
   { n: 7, inF: 1000, d: 1024, blocks: 2, out: 1500 },
   { n: 3, inF: 7000, d: 8192, blocks: 1, out: 8191 },
-  { n: 3, inF: 10000, d: 16384, blocks: 2, out: 20000 },
+  // the split-row case's scalar problem: its forward kernel (a large one, 15–40 s to compile on
+  // SwiftShader with the CPU tuning) is then compiled once for both cases
+  { n: 2, inF: 9001, d: 16384, blocks: 2, out: 17385 },
   { n: 1, inF: 1000001, d: 2 ** 20, blocks: 1, out: 2 ** 20 - 5 },
 ];
 
@@ -217,7 +224,8 @@ export const fastfoodCases: GpuCase[] = [
         await withOptions(rt, o, async (rt) => {
           const names = kernels(rt, pr);
           expectEqual(names.length === 1 && names[0]!.startsWith('fastfood_fwd_split'), o.splitRows, `${what}: one split-row kernel (${names.join(', ')})`);
-          await checkAgainstReference(rt, pr, `fastfood split rows ${what} ${name(pr)}`);
+          // forward only: the split rows are an inference path; training at this d is the sweep's case
+          await checkAgainstReference(rt, pr, `fastfood split rows ${what} ${name(pr)}`, false, true);
         });
       }
     },
