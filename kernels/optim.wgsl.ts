@@ -6,14 +6,15 @@ import { family, kernel, ro, rw, type KernelInstance } from './common.js';
 export const OPTIM_WG = 64;
 export const optimWorkgroups = (n: number): number => Math.ceil(n / OPTIM_WG);
 
-/** Layout of the per-step hyper buffer (f32). */
-export const HYPER = { lr: 0, adamC1: 1, adamC2: 2, seed: 3, length: 4 } as const;
+/** Layout of the per-step hyper buffer (f32): written by the host before each step, except `skip`,
+ * which the step's loss guard sets when its loss is not finite (the host writes 0). */
+export const HYPER = { lr: 0, adamC1: 1, adamC2: 2, seed: 3, step: 4, skip: 5, length: 6 } as const;
 
 const body = (stmt: string) => `
 @compute @workgroup_size(${OPTIM_WG})
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = g.x + g.y * nw.x * ${OPTIM_WG}u;
-  if (i >= P.n) { return; }
+  if (i >= P.n || hyper[${HYPER.skip}] != 0.0) { return; } // a step whose loss is not finite changes nothing
   let lr = hyper[${HYPER.lr}];
   ${stmt}
 }`;
@@ -46,6 +47,22 @@ fn main(@builtin(global_invocation_id) g: vec3u) {
   if (g.x < P.n) { acc[g.x] = acc[g.x] + src[g.x]; }
 }`);
 
+/** The training step's loss guard, between the loss and the updates: a loss that is not finite sets
+ * hyper.skip (so no optimizer kernel changes a parameter or its state: the step is dropped, as
+ * PyTorch's GradScaler drops a step with non-finite gradients) and, the first time since the host
+ * last cleared it, records the step number in firstBad. Finite is tested on the bits (an exponent
+ * below all ones): WGSL lets an implementation assume there are no NaNs, so x == x could fold. */
+const lossGuardKernel_ = (): KernelInstance => kernel('loss_guard',
+  [ro('loss'), rw('hyper'), rw('firstBad')], [], `
+@compute @workgroup_size(1)
+fn main() {
+  if ((bitcast<u32>(loss[0]) & 0x7f800000u) == 0x7f800000u) {
+    hyper[${HYPER.skip}] = 1.0;
+    if (firstBad[0] == 0.0) { firstBad[0] = hyper[${HYPER.step}]; }
+  }
+}`);
+
 export const sgdKernel = family('sgd', sgdKernel_);
 export const adamKernel = family('adam', adamKernel_);
 export const accumulateKernel = family('accumulate', accumulateKernel_);
+export const lossGuardKernel = family('loss_guard', lossGuardKernel_);

@@ -110,9 +110,16 @@ export async function fit(rt: GpuRuntime, model: Sequential, train: Dataset, tes
           const seconds = (performance.now() - t0) / 1000;
           const ips = (trained * opts.batch) / trainSeconds();
           const at = step;
-          pending = trainer.stats().then((st) => {
+          const tr = trainer;
+          pending = tr.stats().then(async (st) => {
             if (!Number.isFinite(st.loss)) {
-              throw new Error(`deepfried: training diverged: the mean loss of steps ${at - st.steps + 1}–${at} is ${st.loss} (lr ${opts.lr}; try a lower --lr)`);
+              const bad = st.firstNonFinite ?? at - st.steps + 1;
+              // that step's batch again (the same epoch shuffle), to find the layer that went non-finite
+              const e = Math.floor((bad - 1) / stepsPerEpoch), bx = new Float32Array(x.length), by = new Int32Array(y.length);
+              fillBatch(train, shuffled(train.count, seeded(opts.seed * 1000003 + e)), ((bad - 1) % stepsPerEpoch) * opts.batch, bx, by);
+              const where = await tr.diagnose(bx).catch((err: Error) => `(diagnosis failed: ${err.message})`);
+              throw new Error(`deepfried: training diverged at step ${bad}: the first step whose loss is not finite (the mean loss of steps ` +
+                `${at - st.steps + 1}–${at} is ${st.loss}; lr ${opts.lr}, try a lower --lr). ${where}`);
             }
             emit({
               kind: 'progress', epoch: epoch + 1, step: at, steps: total, images: at * opts.batch, loss: st.loss, accuracy: st.accuracy,

@@ -2,7 +2,7 @@
 // its running sums, prediction keeps the logits.
 import { GraphBuilder, type CompiledGraph, type GraphValue } from '../graph/graph.js';
 import type { GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
-import { encodeAccumulate } from '../ops/optim.js';
+import { encodeAccumulate, encodeLossGuard } from '../ops/optim.js';
 import { encodeSoftmaxCrossEntropy } from '../ops/softmax_xent.js';
 import type { BuildContext, Node, Param } from './layers.js';
 import type { Sequential } from './model.js';
@@ -15,7 +15,8 @@ export interface ForwardGraph {
   nodes: Node[];
   logits: TensorRef;
   classes: number;
-  /** With `loss`: running sums of the loss and the correct count (two [1] tensors). */
+  /** With `loss`: running sums of the loss and the correct count, and (training graphs) the first
+   * step whose loss was not finite, 0 if none ([1] tensors, cleared when read). */
   acc: Tensor[];
   /** Training graphs: the loss gradient. */
   dlogits?: GraphValue;
@@ -51,8 +52,9 @@ export function buildForward(rt: GpuRuntime, model: Sequential, batch: number,
   const loss = g.value([1], 'f32', 'loss'), correct = g.value([1], 'f32', 'correct');
   out.dlogits = o.train ? g.value(h.shape, 'f32', 'dlogits') : undefined;
   g.emit('softmax cross-entropy', (ctx) => encodeSoftmaxCrossEntropy(ctx, h, labels, loss, { dlogits: out.dlogits, correct }));
-  out.acc = [rt.keep(rt.zeros([1])), rt.keep(rt.zeros([1]))];
+  out.acc = (o.train ? [0, 1, 2] : [0, 1]).map(() => rt.keep(rt.zeros([1])));
   g.emit('stats', () => [...encodeAccumulate(loss, out.acc[0]!), ...encodeAccumulate(correct, out.acc[1]!)]);
+  if (o.train) g.emit('loss guard', () => encodeLossGuard(loss, o.hyper!, out.acc[2]!));
   return out;
 }
 

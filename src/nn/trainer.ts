@@ -27,7 +27,18 @@ export interface TrainerOptions {
   maxInFlight?: number;
 }
 
-export interface StepStats { steps: number; loss: number; accuracy: number }
+export interface StepStats {
+  /** Steps since the last stats() call, which these figures cover. */
+  steps: number;
+  /** Their mean loss (NaN or ±Infinity once a step's loss was not finite). */
+  loss: number;
+  /** Their fraction of correctly classified training images. */
+  accuracy: number;
+  /** The first of them (1-based, counting every step this trainer ran) whose loss was not finite;
+   * null if none. Such a step changes no parameter and no optimizer state (its updates are skipped
+   * on the GPU, as PyTorch's GradScaler skips a step with non-finite gradients). */
+  firstNonFinite: number | null;
+}
 export interface EvalResult { loss: number; error: number; count: number }
 
 export class Trainer {
@@ -105,6 +116,7 @@ export class Trainer {
       h[HYPER.adamC2] = 1 / (1 - (o.beta2 ?? 0.999) ** (step + 1));
     }
     h[HYPER.seed] = (step * 2654435761) % 16777213;
+    h[HYPER.step] = step + 1; // 1-based, for the loss guard (exact in f32 up to 2^24 steps)
     return h;
   }
 
@@ -135,8 +147,51 @@ export class Trainer {
     this.#alive();
     const steps = this.#sinceStats;
     this.#sinceStats = 0;
-    const [loss, correct] = (await readAndClear(this.rt, this.#train.acc)) as [number, number];
-    return { steps, loss: steps ? loss / steps : NaN, accuracy: steps ? correct / (steps * this.opts.batch) : NaN };
+    const [loss, correct, firstBad] = (await readAndClear(this.rt, this.#train.acc)) as [number, number, number];
+    const firstNonFinite = firstBad > 0 ? firstBad : null;
+    return { steps, loss: steps ? loss / steps : NaN, accuracy: steps ? correct / (steps * this.opts.batch) : NaN, firstNonFinite };
+  }
+
+  /**
+   * Where non-finite values come from: runs the model's forward on a batch `x` (the trainer's batch
+   * size) with the current parameters, keeping every layer's output, and says which layer's output
+   * is the first that is not finite, and which parameters hold non-finite values. Returns one
+   * sentence (fit() appends it to its divergence error).
+   */
+  async diagnose(x: Float32Array): Promise<string> {
+    this.#alive();
+    const { rt, model } = this;
+    const badParams: string[] = [];
+    for (const p of model.params) {
+      if (p.kind === 'buffer') continue;
+      const v = await p.value.read();
+      let bad = 0;
+      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) bad++;
+      if (bad) badParams.push(`${p.path} (${bad} of ${v.length} values)`);
+    }
+    const f = buildForward(rt, model, this.opts.batch, { train: false, loss: false });
+    f.g.keep(...f.nodes.map((n) => n.y));
+    const c = compileForward(f);
+    try {
+      await c.graph.ready;
+      rt.write(c.x, x, 'diagnose() x');
+      c.graph.enqueue();
+      let first = '', largest = 0;
+      for (let i = 0; i < f.nodes.length && !first; i++) {
+        const v = await c.graph.read(f.nodes[i]!.y as GraphValue);
+        let bad = 0;
+        for (let j = 0; j < v.length; j++) {
+          const a = Math.abs(v[j]!);
+          if (!Number.isFinite(a)) bad++;
+          else if (i === f.nodes.length - 1) largest = Math.max(largest, a);
+        }
+        if (bad) first = `layer ${i} (${model.layers[i]!.kind}) is the first whose output is not finite (${bad} of ${v.length} values)`;
+      }
+      const params = badParams.length ? `; parameters not finite: ${badParams.join(', ')}` : '; every parameter is finite';
+      return `With the current parameters (a step whose loss is not finite changes none), on that step's batch: ${first || `every layer's output is finite (logits up to ${largest.toExponential(2)}), so the loss itself overflowed`}${params}.`;
+    } finally {
+      destroyCompiled(c);
+    }
   }
 
   /** Test loss and error over a whole dataset, in batches of `batch` (plus one for the remainder). */

@@ -79,9 +79,42 @@ export const trainCases: GpuCase[] = [
       await rt.sync(); // buffers freed while work was queued are pooled once it is submitted
       const live = inUse();
       await expectThrows(() => fitNet(rt, 'reference', ds, ds, { batch: 16, lr: 1e9, logEvery: 1, evalEachEpoch: false }),
-        /training diverged: the mean loss of steps \d+–\d+ is NaN/, 'lr 1e9');
+        /training diverged at step \d+: the first step whose loss is not finite \(the mean loss of steps \d+–\d+ is (NaN|-?Infinity).*on that step's batch: (layer \d+ \(\w+\) is the first whose output is not finite|every layer's output is finite).*\.$/, 'lr 1e9');
       await rt.sync();
       expectEqual(inUse(), live, 'GPU buffers in use after the diverged run (fit frees its trainer)');
+    },
+  },
+  {
+    name: 'train: a loss that goes non-finite names its step and the first layer whose output is not finite',
+    async run(rt) {
+      const model = mnistModel('adaptive-fastfood-1024').init(rt, 5);
+      const trainer = await compileTrainer(rt, model, { batch: 4, optimizer: { kind: 'sgd', lr: 0.01 } });
+      try {
+        const ds = await loadMnist('train', { limit: 4 });
+        for (let i = 0; i < 2; i++) await trainer.step(ds.images, ds.labels);
+        // Infinity in the Fastfood layer's S (bypassing rt.write's check, as a bad kernel would)
+        const S = model.layers[5]!.params.find((p) => p.name === 'S')!;
+        const W = model.layers[7]!.params.find((p) => p.name === 'weight')!;
+        await rt.sync();
+        const w0 = await W.value.read();
+        rt.device.queue.writeBuffer(S.value.buffer, 0, new Float32Array(1024).fill(Infinity));
+        for (let i = 0; i < 2; i++) await trainer.step(ds.images, ds.labels);
+        const st = await trainer.stats();
+        expectEqual([st.steps, Number.isFinite(st.loss), st.firstNonFinite], [4, false, 3], 'stats: steps, finite loss, first non-finite step');
+        expectEqual(Array.from(await W.value.read()), Array.from(w0), 'a later layer is untouched by the two skipped steps');
+        const why = await trainer.diagnose(ds.images);
+        if (!/on that step's batch: layer 5 \(AdaptiveFastfood\) is the first whose output is not finite \(\d+ of 4096 values\); parameters not finite: 5\.AdaptiveFastfood\.S \(1024 of 1024 values\)\.$/.test(why)) {
+          throw new Error(`diagnose() said: ${why}`);
+        }
+        rt.device.queue.writeBuffer(S.value.buffer, 0, await (await trainer.model.layers[5]!.params.find((p) => p.name === 'G')!.value.read()).map(() => 1e-3));
+        await trainer.step(ds.images, ds.labels);
+        const ok = await trainer.stats();
+        expectEqual([ok.steps, Number.isFinite(ok.loss), ok.firstNonFinite], [1, true, null], 'a finite step after the stats() call');
+        if ((await W.value.read()).every((v, i) => v === w0[i])) throw new Error('the finite step did not update layer 7');
+      } finally {
+        trainer.destroy();
+        model.dispose();
+      }
     },
   },
   {
