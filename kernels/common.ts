@@ -10,15 +10,20 @@ import { wgsl as preprocess } from 'wgsl-preprocessor/wgsl-preprocessor.js';
  * or WGSL override constants. Every argument that changes the text is part of the family key. */
 export const wgsl: (strings: TemplateStringsArray, ...values: unknown[]) => string = preprocess;
 
+/** @inline A WGSL scalar type of 4 bytes. */
 export type Scalar = 'u32' | 'i32' | 'f32';
-/** Element type of a storage binding: a scalar or a 2- or 4-vector of one. */
+/** @inline Element type of a storage binding: a scalar or a 2- or 4-vector of one. */
 export type Element = Scalar | 'vec2<f32>' | 'vec4<f32>' | 'vec4<u32>' | 'vec4<i32>';
+/** @inline Access mode of a storage binding. */
 export type Access = 'read' | 'read_write';
 
+/** A storage buffer binding of a kernel: `var<storage, access> name: array<type>`. */
 export interface BindingDecl {
+  /** The WGSL variable name. */
   name: string;
+  /** 'read' for inputs, 'read_write' for outputs. */
   access: Access;
-  /** WGSL element type of the storage array, e.g. 'f32' or 'vec4<f32>'. */
+  /** WGSL element type of the storage array, e.g. `f32` or `vec4<f32>`. */
   type: Element;
 }
 
@@ -29,7 +34,9 @@ export interface KernelInstance {
   /** Everything that changes the WGSL text or the pipeline: the pipeline cache's key. A kernel
    * family's instances are keyed on the family name and the builder's arguments (see family()). */
   key: string;
+  /** The complete WGSL module. */
   code: string;
+  /** The compute entry point's name ('main' for kernels made by kernel()). */
   entryPoint: string;
   /** Storage buffers, at bindings 1..n of group 0 (binding 0 is the Params uniform). */
   bindings: readonly BindingDecl[];
@@ -68,7 +75,9 @@ export function kernel(
  * (tests check that equal keys give equal WGSL). */
 export interface KernelFamily<A extends unknown[]> {
   (...args: A): KernelInstance;
+  /** The family name: the prefix of its instances' keys. */
   readonly family: string;
+  /** Builds the instance afresh, bypassing the memo. */
   uncached(...args: A): KernelInstance;
 }
 

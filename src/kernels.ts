@@ -17,3 +17,9 @@ export { encodeSgd, encodeAdam, encodeAccumulate } from './ops/optim.js';
 
 // The scheduler, for layers of your own: a step recorded once over graph values, compiled to buffers.
 export { GraphBuilder, GraphValue, CompiledGraph, type ProfileRow } from './graph/graph.js';
+// Types the encoders above take or return.
+export type { FastfoodShape } from './ops/fastfood.js';
+export type { LinearOptions } from './ops/linear.js';
+export type { SgdOptions, AdamOptions } from './ops/optim.js';
+export type { Params, PassTimer } from './gpu/submit.js';
+export type { Prepared } from './gpu/pipelines.js';

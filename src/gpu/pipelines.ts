@@ -2,9 +2,13 @@
 // on first use with its errors turned into Errors that name the kernel.
 import type { KernelInstance } from '../../kernels/common.js';
 
+/** A kernel's compiled pipeline (rt.prepare), shared by every runtime on the device. */
 export interface Prepared {
+  /** The kernel it was compiled from (the first instance with this key). */
   kernel: KernelInstance;
+  /** The compute pipeline. */
   pipeline: GPUComputePipeline;
+  /** Its bind group layout: binding 0 the Params uniform, 1..n the storage buffers. */
   layout: GPUBindGroupLayout;
 }
 

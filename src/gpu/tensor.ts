@@ -1,7 +1,9 @@
 // Tensors and the shape/data checks every layer above uses.
 import type { GpuRuntime } from './runtime.js';
 
+/** Element type of a tensor; every element is 4 bytes. */
 export type DType = 'f32' | 'i32' | 'u32';
+/** Host data of a tensor: Float32Array for f32, Int32Array for i32, Uint32Array for u32. */
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
 export type IntArray = Int32Array | Uint32Array;
 
@@ -43,9 +45,13 @@ export function dtypeOf(data: unknown): DType {
 /** What an op's encoder needs of an operand: an eager Tensor, or a value of a graph being built
  * (src/graph), which has a shape but no buffer until the graph is compiled. */
 export interface TensorRef {
+  /** Dimensions, outermost first (e.g. [N, C, H, W]). */
   readonly shape: readonly number[];
+  /** Number of elements: the product of the shape. */
   readonly size: number;
+  /** Element type. */
   readonly dtype: DType;
+  /** dispose() was called; an op given it throws. */
   readonly disposed: boolean;
 }
 
@@ -55,15 +61,19 @@ export interface TensorRef {
  */
 export class Tensor implements TensorRef {
   #buffer: GPUBuffer | null;
+  /** Number of elements: the product of the shape. */
   readonly size: number;
   /** @internal Host copy of integer data uploaded by rt.tensor()/rt.write(): lets ops check labels
    * and permutations at the call instead of on the GPU. Absent for op outputs and wrapped buffers. */
   host: IntArray | undefined;
   /** @internal */
   constructor(
+    /** The runtime that owns the tensor; ops take tensors of one runtime only. */
     readonly rt: GpuRuntime,
     buffer: GPUBuffer,
+    /** Dimensions, outermost first (e.g. [N, C, H, W]). */
     readonly shape: readonly number[],
+    /** Element type. */
     readonly dtype: DType,
     /** Caller-owned buffers (rt.wrap) are never destroyed or pooled by us. */
     readonly owned: boolean,
@@ -71,7 +81,9 @@ export class Tensor implements TensorRef {
     this.#buffer = buffer;
     this.size = shapeSize(shape);
   }
+  /** dispose() was called: the tensor can no longer be used. */
   get disposed(): boolean { return this.#buffer === null; }
+  /** Size of the data in bytes: 4 per element. */
   get byteLength(): number { return this.size * 4; }
   /** The underlying buffer; throws if the tensor was disposed. */
   get buffer(): GPUBuffer {

@@ -2,10 +2,13 @@
 // over defaults chosen from the adapter. Ops read them from the EncodeContext they receive; no
 // module holds state that steers a kernel.
 
+/** A runtime's kernel choices (rt.tuning): the adapter's defaults with createRuntime's `tuning`
+ * applied, frozen. */
 export interface Tuning {
   /** The adapter is a CPU driver (SwiftShader, llvmpipe, a fallback adapter): detected; it steers
    * the defaults below, where CPU drivers and GPUs reward different code (DESIGN.md §5). */
   readonly cpu: boolean;
+  /** The tiled matmul kernel (linear layers and conv2d's GEMM backward). */
   readonly matmul: {
     /** Largest register tile of the matmul kernel: 16×16 loads less per FMA where loads bound
      * the speed (CPU adapters; on SwiftShader the MNIST conv2 backward products and the reference
@@ -29,6 +32,7 @@ export interface Tuning {
     /** Butterflies across subgroup lanes where the device has subgroups. */
     readonly subgroups: boolean;
   };
+  /** Fastfood kernels. */
   readonly fastfood: {
     /** Longest row of the fused training kernels: each costs SwiftShader seconds to compile per
      * 4 KiB of workgroup memory, and they run once per step next to far larger convolutions. */
@@ -42,17 +46,20 @@ export interface Tuning {
      * GPU it holds 11 register arrays per invocation, not yet measured there. */
     readonly splitRows: boolean;
   };
+  /** conv2d kernels. */
   readonly conv: {
     /** How conv2dBackward computes dx and dw: 'direct' (the tiled conv kernel for dx, the split-K
      * reduction for dw), 'gemm' (im2col + the matmul kernel), 'auto' (per shape). */
     readonly backward: 'auto' | 'gemm' | 'direct';
   };
+  /** Pooling kernels. */
   readonly pool: {
     /** The 2×2/stride-2 max-pool kernels (one invocation per 2×2 block) where they apply. */
     readonly tiles2x2: boolean;
   };
 }
 
+/** T with every property optional and writable, recursively. */
 type DeepPartial<T> = { -readonly [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 /** What `createRuntime({ tuning })` takes: any subset of Tuning. */
 export type TuningOptions = DeepPartial<Tuning>;

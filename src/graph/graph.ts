@@ -10,9 +10,21 @@ import { encodeBound, grid, packParams, type Bound, type PassTimer } from '../gp
 /** A value of a graph being built: a shape and a lifetime in the step, and a buffer only inside
  * the compiled graph (CompiledGraph.bufferOf). It is not a Tensor: it cannot be read or disposed. */
 export class GraphValue implements TensorRef {
+  /** Number of elements: the product of the shape. */
   readonly size: number;
+  /** Always false: a graph value is never disposed (its graph's buffers are). */
   readonly disposed = false;
-  constructor(readonly graph: string, readonly shape: readonly number[], readonly dtype: DType, readonly label: string) {
+  /** @internal Made by GraphBuilder.value() and reshape(). */
+  constructor(
+    /** The label of the graph it belongs to. */
+    readonly graph: string,
+    /** Dimensions, outermost first. */
+    readonly shape: readonly number[],
+    /** Element type. */
+    readonly dtype: DType,
+    /** Name used in error messages and read labels. */
+    readonly label: string,
+  ) {
     this.size = shapeSize(shape);
   }
 }
@@ -27,12 +39,24 @@ interface Lifetime {
 /** Collects the dispatches of a step. Values made by `value()` get a physical buffer at compile();
  * persistent tensors (parameters, inputs) are ordinary runtime tensors. */
 export class GraphBuilder {
-  readonly dispatches: { label: string; d: Dispatch }[] = [];
+  /** The step's dispatches so far, in order. */
+  readonly dispatches: {
+    /** The op label given to emit(). */
+    label: string;
+    /** The dispatch. */
+    d: Dispatch;
+  }[] = [];
   readonly #lifetimes = new Map<GraphValue, Lifetime>();
   readonly #alias = new Map<GraphValue, GraphValue>();
+  /** The context emit() passes to encoders: its scratch() makes graph values. */
   readonly ctx: EncodeContext;
 
-  constructor(readonly rt: GpuRuntime, readonly label: string) {
+  constructor(
+    /** The runtime whose device runs the graph. */
+    readonly rt: GpuRuntime,
+    /** The graph's name, in labels and error messages. */
+    readonly label: string,
+  ) {
     this.ctx = rt.contextWith((shape, dtype = 'f32', l = 'scratch') => this.value(shape, dtype, l));
   }
 
@@ -145,15 +169,33 @@ function planBuffers(rt: GpuRuntime, lifetimes: Lifetime[], label: string): { as
   return { assignment, buffers };
 }
 
-export interface ProfileRow { label: string; kernel: string; dispatches: number; ms: number }
+/** GPU time of one op label and kernel in CompiledGraph.profile(). */
+export interface ProfileRow {
+  /** The op label given to GraphBuilder.emit(). */
+  label: string;
+  /** The kernel's name. */
+  kernel: string;
+  /** Dispatches of this label and kernel in the graph. */
+  dispatches: number;
+  /** Their summed GPU time, in milliseconds. */
+  ms: number;
+}
 
+/** A step ready to run (GraphBuilder.compile()): every value assigned a buffer, every dispatch
+ * bound. enqueue() queues it on its runtime; record() puts it into an encoder of your own. */
 export class CompiledGraph {
   #destroyed = false;
+  /** @internal Made by GraphBuilder.compile(). */
   constructor(
+    /** The runtime the graph was built on. */
     readonly rt: GpuRuntime,
+    /** The graph's name, in labels and error messages. */
     readonly label: string,
+    /** @internal The bound dispatches, in order. */
     readonly steps: readonly Bound[],
+    /** Buffers the graph made and destroy() frees: activations, scratch and its uniform buffer. */
     readonly ownedBuffers: readonly GPUBuffer[],
+    /** The physical buffer of each graph value (values with disjoint lifetimes share one). */
     readonly assignment: ReadonlyMap<GraphValue, GPUBuffer>,
     /** Resolves once every pipeline is compiled; rejects naming a kernel that does not compile. */
     readonly ready: Promise<void>,
@@ -206,6 +248,7 @@ export class CompiledGraph {
     return [...rows.values()];
   }
 
+  /** Frees the graph's own buffers; it can no longer run. Tensors it used are not touched. */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;

@@ -12,11 +12,15 @@ import { gaussian } from '../util/random.js';
 
 /** A learned tensor (or, with kind 'buffer', fixed state such as a permutation) owned by a layer. */
 export interface Param {
+  /** Name within its layer: 'weight', 'bias', 'B', 'G', 'S' or 'perm'. */
   name: string;
-  /** "<layer index>.<layer kind>.<name>" once the layer is part of a Sequential. */
+  /** `<layer index>.<layer kind>.<name>` once the layer is part of a Sequential. */
   path: string;
+  /** Shape of the tensor, e.g. [Cout, Cin, kh, kw] for a Conv2d weight. */
   shape: number[];
+  /** The tensor itself (f32; u32 for Fastfood's perm), kept by the runtime. */
   value: Tensor;
+  /** The optimizer updates it (false for Fastfood's B, G, S when not adaptive, and for perm). */
   trainable: boolean;
   /** Weight decay applies (weights yes, biases and Fastfood diagonals no). */
   decay: boolean;
@@ -27,8 +31,11 @@ export interface Param {
   scale: number;
 }
 
+/** What Layer.compile() receives: the graph under construction and the kind of step. */
 export interface BuildContext {
+  /** The graph the layer emits its dispatches into. */
   g: GraphBuilder;
+  /** A training graph: layers save what their backward needs (argmax, Fastfood's a3 and a5) and dropout is on. */
   train: boolean;
   /** The gradient value a backward pass must write for a trainable parameter. */
   grad(p: Param): GraphValue;
@@ -39,24 +46,78 @@ export interface BuildContext {
 /** A layer's place in a graph: its output, and how to emit its backward. The first layer's input
  * is the graph's input tensor; every other operand is a graph value. */
 export interface Node {
+  /** The layer's output (batch first). */
   y: TensorRef;
   /** Emits dx (when needDx) and the parameter gradients. */
   backward(dy: TensorRef, needDx: boolean): TensorRef | null;
 }
 
+/** Fills `n` initial weights using `rand` (uniform in [0, 1)). */
 export type Init = (n: number, rand: () => number) => Float32Array;
 
 /** A layer as plain JSON (Sequential.toConfig): its kind and constructor options. */
 export type LayerConfig =
-  | { kind: 'Conv2d'; inChannels: number; outChannels: number; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
-  | { kind: 'MaxPool2d' | 'AvgPool2d'; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
-  | { kind: 'ReLU' | 'Flatten' }
-  | { kind: 'Dropout'; p: number }
-  | { kind: 'Linear'; inFeatures: number; outFeatures: number }
-  | { kind: 'Fastfood' | 'AdaptiveFastfood'; inFeatures: number; outFeatures: number; d: number; sigma?: number };
+  | {
+    /** A Conv2d layer. */
+    kind: 'Conv2d';
+    /** Input channels Cin. */
+    inChannels: number;
+    /** Output channels Cout. */
+    outChannels: number;
+    /** Kernel size [kh, kw]. */
+    kernel: [number, number];
+    /** Stride [sh, sw]. */
+    stride: [number, number];
+    /** Zero padding [ph, pw] on each side. */
+    padding: [number, number];
+  }
+  | {
+    /** A pooling layer. */
+    kind: 'MaxPool2d' | 'AvgPool2d';
+    /** Window size [kh, kw]. */
+    kernel: [number, number];
+    /** Stride [sh, sw]. */
+    stride: [number, number];
+    /** Padding [ph, pw] on each side. */
+    padding: [number, number];
+  }
+  | {
+    /** A layer without options. */
+    kind: 'ReLU' | 'Flatten';
+  }
+  | {
+    /** A Dropout layer. */
+    kind: 'Dropout';
+    /** Probability of dropping an element, in [0, 1). */
+    p: number;
+  }
+  | {
+    /** A Linear layer. */
+    kind: 'Linear';
+    /** Input features. */
+    inFeatures: number;
+    /** Output features. */
+    outFeatures: number;
+  }
+  | {
+    /** A Fastfood layer (fixed B, G, S) or an adaptive one (learned). */
+    kind: 'Fastfood' | 'AdaptiveFastfood';
+    /** Input features. */
+    inFeatures: number;
+    /** Output features. */
+    outFeatures: number;
+    /** Block length: a power of two ≥ inFeatures. */
+    d: number;
+    /** σ of the initialisation; absent: √inFeatures. */
+    sigma?: number;
+  };
 
+/** Base class of the layers of a Sequential. A layer of your own implements toConfig, outShape,
+ * compile and, if it has parameters, init (creating them with param()). */
 export abstract class Layer {
+  /** The layer's parameters and buffers, in creation order (empty until init()). */
   readonly params: Param[] = [];
+  /** The layer's type name, as in its LayerConfig (e.g. 'Conv2d', 'AdaptiveFastfood'). */
   abstract readonly kind: string;
   /** The layer as plain JSON; layerFromConfig() rebuilds it (without parameters). */
   abstract toConfig(): LayerConfig;
@@ -64,8 +125,11 @@ export abstract class Layer {
   abstract outShape(inShape: readonly number[]): number[];
   /** Creates the parameter tensors for an input shape. */
   init(_rt: GpuRuntime, _inShape: readonly number[], _rand: () => number): void {}
+  /** Emits the forward dispatches for input x into c.g and returns the output with its backward. */
   abstract compile(c: BuildContext, x: TensorRef): Node;
 
+  /** Uploads `data` as a new parameter of the layer and adds it to `params`; `o` defaults to
+   * trainable, no decay, kind 'param', scale 1. */
   protected param(rt: GpuRuntime, name: string, shape: number[], data: Float32Array | Uint32Array, o: Partial<Pick<Param, 'trainable' | 'decay' | 'kind' | 'scale'>> = {}): Param {
     const p: Param = { name, path: name, shape, value: rt.keep(rt.tensor(data, shape)), trainable: o.trainable ?? true, decay: o.decay ?? false, kind: o.kind ?? 'param', scale: o.scale ?? 1 };
     this.params.push(p);
@@ -76,21 +140,44 @@ export abstract class Layer {
 /** Uniform(±sqrt(3/fanIn)): Caffe's "xavier" filler, which the paper's LeNet-style nets use. */
 export const xavier = (fanIn: number): Init => (n, rand) => Float32Array.from({ length: n }, () => (2 * rand() - 1) * Math.sqrt(3 / fanIn));
 
+/** 2-D convolution over NCHW: x [N, Cin, H, W] → [N, Cout, Ho, Wo], weight [Cout, Cin, kh, kw],
+ * bias [Cout]; Xavier-initialised weights, zero bias. Stride defaults to 1, padding to 0. */
 export class Conv2d extends Layer {
   readonly kind = 'Conv2d';
+  /** Stride [sh, sw]. */
   readonly stride: [number, number];
+  /** Zero padding [ph, pw] on each side. */
   readonly padding: [number, number];
+  /** Kernel height. */
   readonly kh: number;
+  /** Kernel width. */
   readonly kw: number;
+  /** The weight [Cout, Cin, kh, kw] (set by init()). */
   w!: Param;
+  /** The bias [Cout] (set by init()). */
   b!: Param;
-  constructor(readonly cin: number, readonly cout: number, kernel: Pair, opts: { stride?: Pair; padding?: Pair } = {}) {
+  constructor(
+    /** Input channels Cin. */
+    readonly cin: number,
+    /** Output channels Cout. */
+    readonly cout: number,
+    kernel: Pair,
+    opts: { stride?: Pair; padding?: Pair } = {},
+  ) {
     super();
     [this.kh, this.kw] = pair(kernel, 1, 'Conv2d kernel');
     this.stride = pair(opts.stride, 1, 'Conv2d stride');
     this.padding = pair(opts.padding, 0, 'Conv2d padding');
   }
-  get opts() { return { stride: this.stride, padding: this.padding }; }
+  /** The options as conv2d takes them. */
+  get opts() {
+    return {
+      /** Stride [sh, sw]. */
+      stride: this.stride,
+      /** Zero padding [ph, pw]. */
+      padding: this.padding,
+    };
+  }
   toConfig(): LayerConfig {
     return { kind: 'Conv2d', inChannels: this.cin, outChannels: this.cout, kernel: [this.kh, this.kw], stride: this.stride, padding: this.padding };
   }
@@ -117,7 +204,15 @@ export class Conv2d extends Layer {
 }
 
 abstract class Pool2d extends Layer {
-  readonly opts: { kernel: [number, number]; stride: [number, number]; padding: [number, number] };
+  /** Window geometry, resolved (stride defaults to the kernel, padding to 0). */
+  readonly opts: {
+    /** Window size [kh, kw]. */
+    kernel: [number, number];
+    /** Stride [sh, sw]. */
+    stride: [number, number];
+    /** Padding [ph, pw] on each side. */
+    padding: [number, number];
+  };
   constructor(kernel: Pair, o: { stride?: Pair; padding?: Pair } = {}) {
     super();
     const k = pair(kernel, 1, 'pool kernel');
@@ -127,6 +222,7 @@ abstract class Pool2d extends Layer {
   toConfig(): LayerConfig { return { kind: this.kind as 'MaxPool2d' | 'AvgPool2d', ...this.opts }; }
 }
 
+/** Max pooling over NCHW: x [N, C, H, W] → [N, C, Ho, Wo]; stride defaults to the kernel size. */
 export class MaxPool2d extends Pool2d {
   readonly kind = 'MaxPool2d';
   compile(c: BuildContext, x: TensorRef): Node {
@@ -145,6 +241,7 @@ export class MaxPool2d extends Pool2d {
   }
 }
 
+/** Average pooling over NCHW: x [N, C, H, W] → [N, C, Ho, Wo]; stride defaults to the kernel size. */
 export class AvgPool2d extends Pool2d {
   readonly kind = 'AvgPool2d';
   compile(c: BuildContext, x: TensorRef): Node {
@@ -162,6 +259,7 @@ export class AvgPool2d extends Pool2d {
   }
 }
 
+/** max(x, 0), elementwise. */
 export class ReLU extends Layer {
   readonly kind = 'ReLU';
   toConfig(): LayerConfig { return { kind: 'ReLU' }; }
@@ -195,7 +293,10 @@ export class Flatten extends Layer {
 /** Inverted dropout with a fresh mask per step (a hash of the step seed and the element index). */
 export class Dropout extends Layer {
   readonly kind = 'Dropout';
-  constructor(readonly p: number) {
+  constructor(
+    /** Probability of dropping an element, in [0, 1); 0 is the identity. */
+    readonly p: number,
+  ) {
     super();
     if (!(p >= 0 && p < 1)) throw new Error(`deepfried: Dropout p must be in [0, 1), got ${p}`);
   }
@@ -220,11 +321,20 @@ export class Dropout extends Layer {
   }
 }
 
+/** Fully connected: x [N, in] → x·wᵀ + b [N, out], weight [out, in], bias [out]; Xavier-initialised
+ * weights, zero bias. */
 export class Linear extends Layer {
   readonly kind = 'Linear';
+  /** The weight [out, in] (set by init()). */
   w!: Param;
+  /** The bias [out] (set by init()). */
   b!: Param;
-  constructor(readonly inFeatures: number, readonly outFeatures: number) { super(); }
+  constructor(
+    /** Input features. */
+    readonly inFeatures: number,
+    /** Output features. */
+    readonly outFeatures: number,
+  ) { super(); }
   toConfig(): LayerConfig { return { kind: 'Linear', inFeatures: this.inFeatures, outFeatures: this.outFeatures }; }
   outShape(s: readonly number[]): number[] { return linearShape(s, [this.outFeatures, this.inFeatures], [this.outFeatures]); }
   override init(rt: GpuRuntime, _s: readonly number[], rand: () => number): void {
@@ -252,8 +362,22 @@ const paddedLength = (inFeatures: number): number => 2 ** Math.ceil(Math.log2(Ma
  * `rt.fastfood` as for the layer: B ∈ {±1}, G ~ N(0, 1), Π a uniform random permutation per block,
  * S_i = ‖s_i‖ / ‖G_k‖ with ‖s_i‖ ~ χ_d, times 1/(σ√d) (σ defaults to √inFeatures). Each array is
  * [blocks, d] flattened, d = the next power of two ≥ inFeatures unless given; `sigma` is the σ used. */
-export function fastfoodInit(inFeatures: number, outFeatures: number, rand: () => number, opts: { d?: number; sigma?: number } = {}):
-  { d: number; blocks: number; sigma: number; B: Float32Array; G: Float32Array; S: Float32Array; perm: Uint32Array } {
+export function fastfoodInit(inFeatures: number, outFeatures: number, rand: () => number, opts: { d?: number; sigma?: number } = {}): {
+  /** Block length (a power of two). */
+  d: number;
+  /** Number of blocks: ceil(outFeatures / d). */
+  blocks: number;
+  /** The σ used. */
+  sigma: number;
+  /** Random signs ±1, [blocks, d]. */
+  B: Float32Array;
+  /** Gaussian diagonal N(0, 1), [blocks, d]. */
+  G: Float32Array;
+  /** Scaling diagonal, [blocks, d]. */
+  S: Float32Array;
+  /** Permutation of 0..d−1 per block, [blocks, d]. */
+  perm: Uint32Array;
+} {
   for (const [what, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`deepfried: fastfoodInit: ${what} must be a positive integer, got ${v}`);
   }
@@ -292,19 +416,41 @@ export function fastfoodInit(inFeatures: number, outFeatures: number, rand: () =
  * blow S up in the first SGD step.
  */
 export class Fastfood extends Layer {
+  /** 'AdaptiveFastfood' or 'Fastfood'. */
   readonly kind: string;
+  /** Block length: the next power of two ≥ inFeatures (at least 2) unless opts.d. */
   readonly d: number;
+  /** Number of stacked blocks: ceil(outFeatures / d). */
   readonly blocks: number;
+  /** Random signs ±1, [blocks, d] (set by init()). */
   B!: Param;
+  /** Gaussian diagonal, [blocks, d] (set by init()). */
   G!: Param;
+  /** Scaling diagonal, [blocks, d] (set by init()). */
   S!: Param;
+  /** Permutation per block, u32 [blocks, d]: a buffer, never trained (set by init()). */
   perm!: Param;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, readonly opts: { adaptive?: boolean; d?: number; sigma?: number } = {}) {
+  constructor(
+    /** Input features. */
+    readonly inFeatures: number,
+    /** Output features. */
+    readonly outFeatures: number,
+    /** Constructor options, as given. */
+    readonly opts: {
+      /** Learn B, G and S (default false: they stay fixed). */
+      adaptive?: boolean;
+      /** Block length, a power of two ≥ inFeatures (default: the next one). */
+      d?: number;
+      /** σ of the initialisation (default √inFeatures). */
+      sigma?: number;
+    } = {},
+  ) {
     super();
     this.kind = opts.adaptive ? 'AdaptiveFastfood' : 'Fastfood';
     this.d = opts.d ?? paddedLength(inFeatures);
     this.blocks = Math.ceil(outFeatures / this.d);
   }
+  /** B, G and S are learned. */
   get adaptive(): boolean { return Boolean(this.opts.adaptive); }
   toConfig(): LayerConfig {
     return { kind: this.adaptive ? 'AdaptiveFastfood' : 'Fastfood', inFeatures: this.inFeatures, outFeatures: this.outFeatures, d: this.d,
@@ -323,8 +469,20 @@ export class Fastfood extends Layer {
     this.S = this.param(rt, 'S', [blocks, d], S, { trainable, scale: 1 / (sigma * Math.sqrt(d)) });
     this.perm = this.param(rt, 'perm', [blocks, d], perm, { trainable: false, kind: 'buffer' });
   }
+  /** The parameters as encodeFastfood and rt.fastfood take them (after init()). */
   get ffParams() {
-    return { B: this.B.value, G: this.G.value, S: this.S.value, perm: this.perm.value, outFeatures: this.outFeatures };
+    return {
+      /** Random signs, [blocks, d]. */
+      B: this.B.value,
+      /** Gaussian diagonal, [blocks, d]. */
+      G: this.G.value,
+      /** Scaling diagonal, [blocks, d]. */
+      S: this.S.value,
+      /** Permutation per block, u32 [blocks, d]. */
+      perm: this.perm.value,
+      /** Output features. */
+      outFeatures: this.outFeatures,
+    };
   }
   compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.value(this.outShape(x.shape), 'f32', 'fastfood y');

@@ -6,19 +6,31 @@ import { AvgPool2d, Conv2d, Dropout, Fastfood, Flatten, Layer, Linear, MaxPool2d
 
 /** A Sequential model as plain JSON: its name, input shape (without the batch) and layers. */
 export interface ModelConfig {
+  /** The model's name (Sequential.name). */
   name: string;
+  /** Shape of one input, without the batch: [1, 28, 28] for MNIST. */
   inputShape: number[];
+  /** The layers in order, each as its toConfig() JSON. */
   layers: LayerConfig[];
 }
 
 /** Rows per submit of predict(): larger inputs run as chunks of this many plus a remainder. */
 const PREDICT_BATCH = 256;
 
+/** Layers applied in order to inputs [N, ...inputShape]; the last one's output is the logits
+ * [N, classes]. Construction checks every layer's shape; init(rt) creates the parameters. */
 export class Sequential {
   #initialised = false;
   #rt: GpuRuntime | null = null;
   #predict = new Map<number, Compiled>();
-  constructor(readonly layers: Layer[], readonly inputShape: readonly number[], readonly name = 'sequential') {
+  constructor(
+    /** The layers, in order. */
+    readonly layers: Layer[],
+    /** Shape of one input, without the batch: [C, H, W] for images. */
+    readonly inputShape: readonly number[],
+    /** Name used in messages and saved in checkpoints (default 'sequential'). */
+    readonly name = 'sequential',
+  ) {
     if (!Array.isArray(layers) || !layers.every((l) => l instanceof Layer)) throw new Error('deepfried: Sequential takes an array of layers');
     checkShape(inputShape, 'Sequential inputShape');
     this.outShape(1); // every layer's shape is checked here, not at the first batch
@@ -55,7 +67,7 @@ export class Sequential {
     return this;
   }
 
-  /** Every parameter and buffer, named "<layer index>.<kind>.<name>". */
+  /** Every parameter and buffer, named `<layer index>.<kind>.<name>`. */
   get params(): Param[] {
     if (!this.#initialised) throw new Error(`deepfried: model ${this.name} has no parameters yet: call init(rt) first`);
     return this.layers.flatMap((l) => l.params);
@@ -139,9 +151,13 @@ export function layerFromConfig(c: LayerConfig): Layer {
   }
 }
 
+/** The names mnistModel() takes: the paper's reference LeNet and its (adaptive) Fastfood variants
+ * with 1024 or 2048 Fastfood features. */
 export const MNIST_MODELS = ['reference', 'fastfood-1024', 'adaptive-fastfood-1024', 'fastfood-2048', 'adaptive-fastfood-2048'] as const;
+/** One of MNIST_MODELS. */
 export type MnistModelName = (typeof MNIST_MODELS)[number];
 
+/** Options of mnistModel(). */
 export interface MnistModelOptions {
   /** Dropout on the Fastfood features (after their ReLU, before the classifier); the paper
    * regularises its Fastfood layers with dropout. 0 (the default) leaves it out. */

@@ -337,7 +337,14 @@ export function loadSafetensors(model: Sequential, bytes: Uint8Array, opts: { tr
 }
 
 /** Rebuilds a model from a safetensors checkpoint's architecture and parameters. */
-export function fromSafetensors(rt: GpuRuntime, bytes: Uint8Array): { model: Sequential; step: number; metadata: Record<string, string> } {
+export function fromSafetensors(rt: GpuRuntime, bytes: Uint8Array): {
+  /** The model, initialised on `rt` with the file's parameters. */
+  model: Sequential;
+  /** The training step saved with a trainer's state; 0 if none. */
+  step: number;
+  /** The file's `__metadata__` (format, deepfried_version, model, step, optimizer). */
+  metadata: Record<string, string>;
+} {
   const file = decodeSafetensors(bytes);
   const model = Sequential.fromConfig(configOf(file.metadata)).init(rt, 1);
   try {

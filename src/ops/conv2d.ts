@@ -77,6 +77,8 @@ function tileDispatch(op: string, ctx: EncodeContext, kernel: KernelInstance, ti
   return { kernel, buffers, params, workgroups };
 }
 
+/** y [N, Cout, Ho, Wo] = conv2d(x [N, Cin, H, W], w [Cout, Cin, kh, kw]) + b [Cout] (b may be null),
+ * with opts.relu applied. */
 export function encodeConv2d(ctx: EncodeContext, x: TensorRef, w: TensorRef, b: TensorRef | null, y: TensorRef, opts: Conv2dOptions = {}): Dispatch[] {
   checkTensors('conv2d', [['x', x], ['w', w], ...(b ? [['b', b] as [string, TensorRef]] : []), ['y', y]]);
   const outShape = conv2dShape(x.shape, w.shape, b ? b.shape : null, opts);
@@ -146,6 +148,8 @@ function encodeBackwardGemm(ctx: EncodeContext, p: ConvProblem, x: TensorRef, w:
   return ds;
 }
 
+/** dw and db (summed over the batch) and, when out.dx is given, dx, from dy [N, Cout, Ho, Wo]:
+ * the direct kernels or im2col + matmul, as Tuning.conv.backward chooses. */
 export function encodeConv2dBackward(ctx: EncodeContext, x: TensorRef, w: TensorRef, dy: TensorRef, out: { dx?: TensorRef; dw: TensorRef; db: TensorRef }, opts: Conv2dOptions = {}): Dispatch[] {
   const op = 'conv2dBackward';
   checkTensors(op, [['x', x], ['w', w], ['dy', dy], ['dw', out.dw], ['db', out.db], ...(out.dx ? [['dx', out.dx] as [string, TensorRef]] : [])]);

@@ -2,11 +2,13 @@ import { dropoutKernel, elementwiseWorkgroups, reluBackwardKernel, reluKernel } 
 import type { Dispatch, GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
 import { live, sameShape } from './validate.js';
 
+/** y = max(x, 0), elementwise; x and y have the same shape. */
 export function encodeRelu(x: TensorRef, y: TensorRef): Dispatch[] {
   sameShape('relu', 'y', y, 'x', x);
   return [{ kernel: reluKernel(), buffers: [x, y], params: { n: x.size }, workgroups: elementwiseWorkgroups(x.size) }];
 }
 
+/** dx = x > 0 ? dy : 0, elementwise (x is the forward's input). */
 export function encodeReluBackward(x: TensorRef, dy: TensorRef, dx: TensorRef): Dispatch[] {
   sameShape('reluBackward', 'dy', dy, 'x', x);
   sameShape('reluBackward', 'dx', dx, 'x', x);

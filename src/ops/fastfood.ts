@@ -9,11 +9,50 @@ import { encodeFwhtRows, maxLocalFwht, rowsPerWorkgroup, rowTuning, type RowCont
 import type { FastfoodGrads, FastfoodParams } from './types.js';
 import { dtype, fail, operand, rank } from './validate.js';
 
-export interface FastfoodShape { n: number; inFeatures: number; d: number; blocks: number; outFeatures: number }
-export interface FastfoodSaved { a3: TensorRef; a5: TensorRef }
+/** The sizes of a Fastfood call, from fastfoodShape. */
+export interface FastfoodShape {
+  /** Rows (batch size) N. */
+  n: number;
+  /** Input features (x's last axis). */
+  inFeatures: number;
+  /** Block length, a power of two ≥ inFeatures. */
+  d: number;
+  /** Number of blocks. */
+  blocks: number;
+  /** Output features (≤ blocks·d). */
+  outFeatures: number;
+}
+/** Intermediates the training forward saves for the backward, each f32 [N, blocks, d]. */
+export interface FastfoodSaved {
+  /** Π·H·B·x per block. */
+  a3: TensorRef;
+  /** H·G·a3 per block (y = S·a5, truncated to outFeatures). */
+  a5: TensorRef;
+}
 /** Fastfood parameters as an encoder takes them: every one on the GPU (tensors or graph values). */
-export interface FastfoodDeviceParams { B: TensorRef; G: TensorRef; S: TensorRef; perm: TensorRef; outFeatures: number }
-export interface FastfoodBackwardOut { dx?: TensorRef; dB: TensorRef; dG: TensorRef; dS: TensorRef }
+export interface FastfoodDeviceParams {
+  /** Random signs ±1, f32 [blocks, d]. */
+  B: TensorRef;
+  /** Gaussian diagonal, f32 [blocks, d]. */
+  G: TensorRef;
+  /** Scaling diagonal, f32 [blocks, d]. */
+  S: TensorRef;
+  /** Permutation of 0..d−1 per block, u32 [blocks, d]. */
+  perm: TensorRef;
+  /** Output features. */
+  outFeatures: number;
+}
+/** Where encodeFastfoodBackward writes; dB, dG, dS are summed over the batch. */
+export interface FastfoodBackwardOut {
+  /** Input gradient [N, inFeatures]; omit it when not needed. */
+  dx?: TensorRef;
+  /** Gradient of B, [blocks, d]. */
+  dB: TensorRef;
+  /** Gradient of G, [blocks, d]. */
+  dG: TensorRef;
+  /** Gradient of S, [blocks, d]. */
+  dS: TensorRef;
+}
 
 const OP = 'fastfood';
 const pow2 = (d: number) => Number.isInteger(d) && d >= 2 && (d & (d - 1)) === 0;

@@ -9,7 +9,11 @@ import { fail, live, rank, shapeIs } from './validate.js';
 
 export { encodeColumnSum } from './reduce.js';
 
-export interface LinearOptions { relu?: boolean }
+/** Options of linear. */
+export interface LinearOptions {
+  /** Apply ReLU to the output, fused into the matmul (forward only; default false). */
+  relu?: boolean;
+}
 
 /** [N, out]; checks that x is [N, in], w is [out, in] and b (if any) is [out]. */
 export function linearShape(xShape: readonly number[], wShape: readonly number[], bShape: readonly number[] | null, op = 'linear'): number[] {
@@ -26,6 +30,7 @@ export function encodeMatmul(v: MatmulVariant, a: TensorRef, b: TensorRef, bias:
   return { kernel: matmulKernel(v), buffers: bias ? [a, b, bias, c] : [a, b, c], params: { M: m, N: n, K: k, tilesN, tiles }, workgroups };
 }
 
+/** y [N, out] = x [N, in]·wᵀ + b [out] (b may be null), w [out, in], with opts.relu applied. */
 export function encodeLinear(ctx: EncodeContext, x: TensorRef, w: TensorRef, b: TensorRef | null, y: TensorRef, opts: LinearOptions = {}): Dispatch[] {
   live('linear', { x, w, b, y });
   const out = linearShape(x.shape, w.shape, b ? b.shape : null);

@@ -63,6 +63,8 @@ function params(total: number, xShape: readonly number[], yShape: readonly numbe
   };
 }
 
+/** y [N, C, Ho, Wo] = the max over each window of x [N, C, H, W]; with argmax (i32, y's shape),
+ * also each max's index, which the backward then reuses. */
 export function encodeMaxPool2d(ctx: EncodeContext, x: TensorRef, y: TensorRef, opts: PoolOptions, argmax?: TensorRef): Dispatch[] {
   const { g, out } = check('maxPool2d', x, opts);
   expectShape('maxPool2d', 'y', y, out);
@@ -93,6 +95,7 @@ export function encodeMaxPool2dBackward(ctx: EncodeContext, x: TensorRef, dy: Te
   return [...pre, backward];
 }
 
+/** y [N, C, Ho, Wo] = the mean over each window of x [N, C, H, W] (padding left out of the mean). */
 export function encodeAvgPool2d(ctx: EncodeContext, x: TensorRef, y: TensorRef, opts: PoolOptions): Dispatch[] {
   const { g, out } = check('avgPool2d', x, opts);
   expectShape('avgPool2d', 'y', y, out);

@@ -21,6 +21,9 @@ function check(op: string, logits: TensorRef, labels: TensorRef, eager = false):
   return [n, c];
 }
 
+/** loss [1] = mean over rows of −log softmax(logits [N, C])[label], labels i32 [N]; optionally
+ * dlogits [N, C] (its gradient: (softmax − onehot)/N) and correct [1] (rows whose first argmax is the
+ * label, as f32). */
 export function encodeSoftmaxCrossEntropy(ctx: EncodeContext, logits: TensorRef, labels: TensorRef, loss: TensorRef,
   extra: { dlogits?: TensorRef; correct?: TensorRef } = {}): Dispatch[] {
   const op = 'softmaxCrossEntropy';
