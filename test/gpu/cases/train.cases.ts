@@ -3,7 +3,7 @@ import { loadMnist, fillBatch } from '../../../src/data/mnist.js';
 import { loadSafetensors, toSafetensors } from '../../../src/nn/safetensors.js';
 import { mnistModel, Sequential, type MnistModelName } from '../../../src/nn/model.js';
 import { fit, FIT_DEFAULTS, type FitEvent, type FitIO, type FitOptions } from '../../../src/nn/fit.js';
-import type { Runtime } from '../../../src/api.js';
+import { createRuntime, type Runtime } from '../../../src/api.js';
 import type { Dataset } from '../../../src/data/mnist.js';
 import { compileTrainer } from '../../../src/nn/trainer.js';
 import { HYPER } from '../../../kernels/optim.wgsl.js';
@@ -115,6 +115,55 @@ export const trainCases: GpuCase[] = [
         trainer.destroy();
         model.dispose();
       }
+    },
+  },
+  {
+    name: 'train: a device lost in the middle of fit rejects within a second naming it; the last checkpoint is intact and resumes on a new runtime',
+    async run(rt) {
+      const ds = await loadMnist('train', { limit: 64 });
+      const opts = { batch: 16, logEvery: 1, evalEachEpoch: false, epochs: 2 };
+      const net = 'adaptive-fastfood-1024';
+      const lost = await createRuntime(); // its own device, destroyed below
+      const checkpoints: Uint8Array[] = [];
+      let destroyedAt = 0;
+      const unhandled: unknown[] = [];
+      const onUnhandled = (e: unknown) => { unhandled.push(e); };
+      const g = globalThis as { process?: { on(e: string, f: (e: unknown) => void): void; off(e: string, f: (e: unknown) => void): void }; addEventListener?: (e: string, f: (e: unknown) => void) => void; removeEventListener?: (e: string, f: (e: unknown) => void) => void };
+      if (g.process?.on) g.process.on('unhandledRejection', onUnhandled); else g.addEventListener?.('unhandledrejection', onUnhandled);
+      try {
+        const model = mnistModel(net).init(lost, 1);
+        const run = fit(lost, model, ds, ds, opts, {
+          save: async (b) => { checkpoints.push(b.slice()); },
+          onEvent: (e) => {
+            // the middle of epoch 2: after epoch 1's checkpoint, with steps queued on the GPU
+            if (e.kind === 'progress' && e.step === 6) { destroyedAt = performance.now(); lost.device.destroy(); }
+          },
+        });
+        await expectThrows(() => run, /the GPU device was lost|device.*(lost|destroyed)/i, 'fit on a destroyed device');
+        const ms = performance.now() - destroyedAt;
+        if (!(destroyedAt > 0 && ms < 1000)) throw new Error(`fit rejected ${ms.toFixed(0)} ms after the device was destroyed (want < 1000)`);
+        await new Promise((r) => setTimeout(r, 50));
+        expectEqual(unhandled.length, 0, 'unhandled rejections');
+        expectEqual(checkpoints.length, 1, 'checkpoints written before the loss (epoch 1)');
+      } finally {
+        if (g.process?.off) g.process.off('unhandledRejection', onUnhandled); else g.removeEventListener?.('unhandledrejection', onUnhandled);
+        lost.destroy();
+      }
+      // the checkpoint resumes on a new runtime (here the test's) with the same parameters and
+      // optimizer state, and continues exactly as an uninterrupted run would
+      const model = mnistModel(net).init(rt, 99);
+      const trainer = await compileTrainer(rt, model, { batch: 16, optimizer: { kind: 'sgd', lr: FIT_DEFAULTS.lr, momentum: FIT_DEFAULTS.momentum, weightDecay: FIT_DEFAULTS.weightDecay } });
+      try {
+        expectEqual(loadSafetensors(model, checkpoints[0]!, { trainer }), 4, 'resumed step');
+        const again = await toSafetensors(model, { trainer });
+        expectEqual(again.length === checkpoints[0]!.length && again.every((v, i) => v === checkpoints[0]![i]), true, 'parameters and optimizer state identical to the checkpoint');
+      } finally {
+        trainer.destroy();
+        model.dispose();
+      }
+      const resumed = await fitNet(rt, net, ds, ds, opts, { resume: checkpoints[0] });
+      const whole = await fitNet(rt, net, ds, ds, opts);
+      expectEqual(resumed.testError, whole.testError, 'resumed run = uninterrupted run (test error)');
     },
   },
   {
