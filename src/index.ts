@@ -4,7 +4,7 @@
 
 // Runtime, tensors, ops (rt.conv2d(…), rt.tidy(…), …).
 export { createRuntime, type Runtime } from './api.js';
-export type { Tensor, DType, TypedArray, RuntimeOptions, RuntimeStats } from './gpu/runtime.js';
+export type { GpuRuntime, Tensor, DType, TypedArray, RuntimeOptions, RuntimeStats } from './gpu/runtime.js';
 export type { Tuning, TuningOptions } from './gpu/tuning.js';
 export type * from './ops/types.js';
 

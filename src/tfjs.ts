@@ -18,8 +18,11 @@ import { encodeFastfood, encodeFastfoodBackward } from './ops/fastfood.js';
 import { encodeFwht } from './ops/fwht.js';
 import { seeded } from './util/random.js';
 
+/** The tfjs kernel name of fwht(), registered on the 'webgpu' backend (with its gradient). */
 export const FWHT = 'DeepfriedFwht';
+/** The tfjs kernel name of fastfood()'s forward, registered on the 'webgpu' backend. */
 export const FASTFOOD = 'DeepfriedFastfood';
+/** The tfjs kernel name of fastfood()'s backward, registered on the 'webgpu' backend. */
 export const FASTFOOD_GRAD = 'DeepfriedFastfoodGrad';
 
 /** What we use of tfjs-backend-webgpu's WebGPUBackend (4.x). */
@@ -161,8 +164,11 @@ function checkPermOnHost(backend: unknown, perm: tf.TensorInfo): void {
 
 /** Adaptive Fastfood's parameters as tfjs tensors, each [blocks, d] (DESIGN.md §3, §4). */
 export interface FastfoodWeights {
+  /** Random signs ±1, float32. */
   B: tf.Tensor;
+  /** Gaussian diagonal, float32. */
   G: tf.Tensor;
+  /** Scaling diagonal, float32. */
   S: tf.Tensor;
   /** int32: a permutation of 0…d−1 in each block. */
   perm: tf.Tensor;
@@ -209,13 +215,15 @@ export interface AdaptiveFastfoodArgs {
   seed?: number;
   /** false: B, G, S stay fixed (plain Fastfood). Default true. */
   adaptive?: boolean;
+  /** The layer's name (tfjs's; generated unless given). */
   name?: string;
+  /** Input shape without the batch axis (tfjs's; for a model's first layer). */
   inputShape?: (number | null)[];
+  /** Input shape with the batch axis (tfjs's; null: any size). */
   batchInputShape?: (number | null)[];
+  /** false: none of the layer's weights train (tfjs's; default true). */
   trainable?: boolean;
 }
-
-type Kwargs = Record<string, unknown>;
 
 /**
  * The Adaptive Fastfood layer (Yang et al., "Deep Fried Convnets") for the tfjs Layers API: a drop-in
@@ -225,11 +233,17 @@ type Kwargs = Record<string, unknown>;
  * and loaded by tfjs's own IO (model.save / tf.loadLayersModel) like any registered layer.
  */
 export class AdaptiveFastfood extends tfl.layers.Layer {
+  /** The name tfjs's serialization registers the class under (in saved models' configs). */
   static className = 'AdaptiveFastfood';
+  /** Output features. */
   readonly units: number;
+  /** Seed of the initialisation: the given one, or the one drawn at random. */
   readonly seed: number;
+  /** Whether B, G and S train. */
   readonly adaptive: boolean;
+  /** The constructor's `d` as given (undefined: chosen at build from the input size). */
   readonly dArg: number | undefined;
+  /** The constructor's `sigma` as given (undefined: chosen at build from the input size). */
   readonly sigmaArg: number | undefined;
   #scale = 1;
   #B?: tfl.LayerVariable;
@@ -273,7 +287,7 @@ export class AdaptiveFastfood extends tfl.layers.Layer {
     return [...shape.slice(0, -1), this.units];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       if (Array.isArray(inputs) && inputs.length !== 1) throw new Error(`deepfried/tfjs: AdaptiveFastfood takes one input, got ${inputs.length}`);

@@ -24,10 +24,14 @@ const MAX_BATCH = 128;
 
 /** One kernel launch: what an op asks the runtime (or the graph scheduler) to record. */
 export interface Dispatch {
+  /** The kernel to run. */
   kernel: KernelInstance;
+  /** One per storage binding of the kernel, in binding order (bindings 1..n): a GPUBuffer, a tensor
+   * of this runtime, or a graph value (inside a compiled graph only). */
   buffers: readonly (GPUBuffer | TensorRef)[];
   /** The kernel's Params by name. */
   params: Params;
+  /** Workgroups to launch, as one count (spread over a 2-D grid past maxComputeWorkgroupsPerDimension). */
   workgroups: number;
 }
 
@@ -35,27 +39,38 @@ export interface Dispatch {
  * memory that lives as long as the dispatches it returns (an eager op's until its batch is
  * submitted; a compiled graph's for the graph's life). */
 export interface EncodeContext {
+  /** Whether kernels may use subgroup operations (see GpuRuntime.hasSubgroups). */
   readonly hasSubgroups: boolean;
+  /** Lanes a kernel may count on in every subgroup; 0 where subgroups are not used. */
   readonly subgroupLanes: number;
+  /** The device's limits. */
   readonly limits: GPUSupportedLimits;
+  /** The runtime's kernel choices. */
   readonly tuning: Tuning;
+  /** Temporary memory for the returned dispatches: an uninitialised tensor (`dtype` default 'f32';
+   * `label` names it in errors), freed with them. */
   scratch(shape: readonly number[], dtype?: DType, label?: string): TensorRef;
 }
 
+/** Options of createRuntime(). */
 export interface RuntimeOptions {
   /** Share a caller's device; the runtime then never destroys it. */
   device?: GPUDevice;
+  /** Passed to requestAdapter() (ignored with `device`); default: the platform's choice. */
   powerPreference?: GPUPowerPreference;
   /** Kernel choices for this runtime, over the defaults for its adapter (src/gpu/tuning.ts). */
   tuning?: TuningOptions;
 }
 
+/** Memory and queue figures of a runtime: rt.stats(). */
 export interface RuntimeStats {
   /** GPU buffers created by this runtime and not yet destroyed (pooled, graph, uniform and staging ones included). */
   liveBuffers: number;
   /** Their bytes: the GPU memory this runtime holds (pooled buffers included). */
   liveBytes: number;
+  /** Free buffers kept in the pool for reuse (see trim()). */
   pooledBuffers: number;
+  /** Their bytes (the pool keeps at most 256 MiB). */
   pooledBytes: number;
   /** Compiled pipelines (one cache per device, shared by the runtimes on it). */
   pipelines: number;
@@ -84,9 +99,25 @@ class Batch {
   get empty(): boolean { return !this.items.length && !this.release.length && !this.destroy.length; }
 }
 
+/**
+ * The runtime's device-level machinery: device, buffers and pool, the eager op queue, error
+ * surfacing, tidy scopes. The base class of Runtime, which adds the ops (rt.conv2d, …); get one
+ * from createRuntime().
+ */
 export class GpuRuntime {
+  /** The WebGPU device everything runs on. */
   readonly device: GPUDevice;
-  readonly adapterInfo: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean };
+  /** The adapter's GPUAdapterInfo ('' where it does not say). */
+  readonly adapterInfo: {
+    /** GPU vendor, e.g. 'nvidia'. */
+    vendor: string;
+    /** GPU family within the vendor's line. */
+    architecture: string;
+    /** The adapter's name, as the driver gives it (may be empty). */
+    description: string;
+    /** A software (CPU) fallback adapter. */
+    isFallbackAdapter: boolean;
+  };
   /** The kernel choices of this runtime: what createRuntime({ tuning }) asked for over its adapter's defaults. */
   readonly tuning: Tuning;
   #subgroupLanes: number;
@@ -96,7 +127,9 @@ export class GpuRuntime {
   /** Lanes a kernel may count on in every subgroup: the adapter's subgroupMinSize (WebGPU's floor
    * of 4 where its info does not say); 0 where subgroups are not used. */
   get subgroupLanes(): number { return this.#subgroupLanes; }
+  /** The device has the 'timestamp-query' feature (needed to time GPU passes). */
   readonly hasTimestamps: boolean;
+  /** This runtime created the device and destroys it in destroy(); false for a caller's `{ device }`. */
   readonly ownsDevice: boolean;
   #keepAlive: unknown;
   #lost: string | null = null;
@@ -155,6 +188,7 @@ export class GpuRuntime {
     return { device, info: adapter.info, owns: true, keepAlive };
   }
 
+  /** The device's limits. */
   get limits(): GPUSupportedLimits { return this.device.limits; }
 
   /** Throws if the device is lost or the GPU reported an error nobody caught. */
@@ -245,6 +279,7 @@ export class GpuRuntime {
     this.#pooledBytes = 0;
   }
 
+  /** Buffers, bytes, pipelines and queued dispatches now. */
   stats(): RuntimeStats {
     let pooled = 0;
     for (const l of this.#pool.values()) pooled += l.length;
@@ -553,7 +588,12 @@ export class GpuRuntime {
    * in the caller's own error scopes, at finish() or submit(). Everything is bound before the pass
    * opens, so a failure records nothing at all.
    */
-  async record(encoder: GPUCommandEncoder, label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<{ dispatches: number; release(): void }> {
+  async record(encoder: GPUCommandEncoder, label: string, build: (ctx: EncodeContext) => Dispatch[]): Promise<{
+    /** Dispatches recorded. */
+    dispatches: number;
+    /** Frees the pass's uniforms and the op's scratch; call once the command buffer is submitted or dropped. */
+    release(): void;
+  }> {
     this.check();
     const scratch: GPUBuffer[] = [];
     let uniform: GPUBuffer | null = null;

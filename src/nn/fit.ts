@@ -5,12 +5,19 @@ import { loadSafetensors, toSafetensors } from './safetensors.js';
 import type { Sequential } from './model.js';
 import { compileTrainer, invSchedule, type OptimizerConfig, type Trainer } from './trainer.js';
 
+/** Options of fit(); see FIT_DEFAULTS for the defaults. */
 export interface FitOptions {
+  /** Passes over the training set. */
   epochs: number;
+  /** Images per step; a last partial batch of an epoch is left out. */
   batch: number;
+  /** Base learning rate (SGD: times Caffe's "inv" schedule, invSchedule()). */
   lr: number;
+  /** 'sgd': SGD with momentum and the inv schedule; 'adam': Adam at a constant rate. */
   optimizer: 'sgd' | 'adam';
+  /** SGD's momentum (unused by Adam). */
   momentum: number;
+  /** L2 weight decay λ of the parameters with Param.decay (weights; not biases or Fastfood diagonals). */
   weightDecay: number;
   /** Shuffling seed (the order of every epoch). */
   seed: number;
@@ -20,30 +27,96 @@ export interface FitOptions {
   evalEachEpoch: boolean;
 }
 
+/** fit()'s defaults: Caffe's LeNet solver (SGD, lr 0.01, momentum 0.9, weight decay 5e-4, batch
+ * 64), one epoch. */
 export const FIT_DEFAULTS: FitOptions = {
   epochs: 1, batch: 64, lr: 0.01, optimizer: 'sgd', momentum: 0.9,
   weightDecay: 5e-4, seed: 1, logEvery: 20, evalEachEpoch: true,
 };
 
+/** What fit() reports through FitIO.onEvent, in order: start, progress (every logEvery steps) and
+ * eval (after each evaluated epoch), done. */
 export type FitEvent =
-  | { kind: 'start'; model: string; params: number; steps: number; trainImages: number; adapter: string; /** Steps already done (a resumed checkpoint's), 0 on a fresh run. */ firstStep: number }
-  | { kind: 'progress'; epoch: number; step: number; steps: number; images: number; loss: number; accuracy: number; imagesPerSecond: number; seconds: number }
-  | { kind: 'eval'; epoch: number; testError: number; testLoss: number }
-  | { kind: 'done'; result: FitResult };
+  | {
+    /** Training is about to begin. */
+    kind: 'start';
+    /** The model's name. */
+    model: string;
+    /** Its parameter count. */
+    params: number;
+    /** Steps of the whole run: epochs × ⌊trainImages / batch⌋. */
+    steps: number;
+    /** Images in the training set. */
+    trainImages: number;
+    /** The GPU adapter: vendor, architecture and description. */
+    adapter: string;
+    /** Steps already done (a resumed checkpoint's), 0 on a fresh run. */
+    firstStep: number;
+  }
+  | {
+    /** Training figures, every logEvery steps and at the last step. */
+    kind: 'progress';
+    /** The current epoch, 1-based. */
+    epoch: number;
+    /** Steps done so far (a resumed run's included). */
+    step: number;
+    /** Steps of the whole run. */
+    steps: number;
+    /** Images trained on so far: step × batch. */
+    images: number;
+    /** Mean training loss of the steps since the last progress event. */
+    loss: number;
+    /** Their fraction of correctly classified training images. */
+    accuracy: number;
+    /** Training throughput of this run so far (evaluation time excluded). */
+    imagesPerSecond: number;
+    /** Wall time since training began. */
+    seconds: number;
+  }
+  | {
+    /** A test-set evaluation after an epoch. */
+    kind: 'eval';
+    /** Epochs completed. */
+    epoch: number;
+    /** Fraction of test images misclassified (0…1). */
+    testError: number;
+    /** Mean test loss. */
+    testLoss: number;
+  }
+  | {
+    /** The run finished (after the last checkpoint was saved). */
+    kind: 'done';
+    /** What fit() returns. */
+    result: FitResult;
+  };
 
+/** The outcome of a fit() run. */
 export interface FitResult {
+  /** The model's name. */
   model: string;
+  /** Its parameter count. */
   params: number;
+  /** Epochs trained, counting a resumed checkpoint's (fractional if stopped mid-epoch). */
   epochs: number;
+  /** Images in the training set. */
   trainImages: number;
+  /** Fraction of test images misclassified at the end (0…1). */
   testError: number;
+  /** Mean test loss at the end. */
   testLoss: number;
   /** Wall time of the whole run (training and evaluation). */
   seconds: number;
   /** Training throughput (evaluation time excluded). */
   imagesPerSecond: number;
+  /** The GPU adapter: vendor, architecture and description. */
   adapter: string;
-  history: { epoch: number; testError: number }[];
+  /** Test error after each evaluated epoch of this run. */
+  history: {
+    /** Epochs completed. */
+    epoch: number;
+    /** Fraction of test images misclassified (0…1). */
+    testError: number;
+  }[];
 }
 
 export function checkFitOptions(o: FitOptions): void {
@@ -54,11 +127,13 @@ export function checkFitOptions(o: FitOptions): void {
   if (o.optimizer !== 'sgd' && o.optimizer !== 'adam') throw new Error(`deepfried: --optimizer must be sgd or adam, got ${o.optimizer}`);
 }
 
+/** fit()'s input and output besides the data: events, checkpoints, stopping. */
 export interface FitIO {
+  /** Receives every FitEvent as it happens. */
   onEvent?(e: FitEvent): void;
-  /** A safetensors checkpoint (with optimizer state) to resume from, and a sink for checkpoints
-   * (after every epoch and at the end). */
+  /** A safetensors checkpoint (with optimizer state) to resume from. */
   resume?: Uint8Array;
+  /** A sink for checkpoints (safetensors, with optimizer state): after every epoch and at the end; awaited. */
   save?(checkpoint: Uint8Array): Promise<void>;
   /** Polled between steps; returning true stops after the current step. */
   shouldStop?(): boolean;

@@ -10,23 +10,51 @@ import { buildForward, compileForward, destroyCompiled, readAndClear, type Compi
 import type { Param } from './layers.js';
 import type { Sequential } from './model.js';
 
+/** The optimizer of a trainer: SGD with momentum (Caffe/PyTorch form) or Adam. */
 export type OptimizerConfig =
-  | { kind: 'sgd'; lr: number; momentum?: number; weightDecay?: number }
-  | { kind: 'adam'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
+  | {
+    /** SGD with momentum. */
+    kind: 'sgd';
+    /** Base learning rate (times the schedule's multiplier). */
+    lr: number;
+    /** Momentum μ (default 0.9). */
+    momentum?: number;
+    /** L2 weight decay λ (λ·w added to the gradient) of the parameters with Param.decay; default 0. */
+    weightDecay?: number;
+  }
+  | {
+    /** Adam. */
+    kind: 'adam';
+    /** Base learning rate (times the schedule's multiplier). */
+    lr: number;
+    /** First-moment decay β1 (default 0.9). */
+    beta1?: number;
+    /** Second-moment decay β2 (default 0.999). */
+    beta2?: number;
+    /** ε of the denominator (default 1e-8). */
+    eps?: number;
+    /** L2 weight decay λ (λ·w added to the gradient) of the parameters with Param.decay; default 0. */
+    weightDecay?: number;
+  };
 
 /** Learning-rate multiplier per step. */
 export type Schedule = (step: number) => number;
 /** Caffe's "inv" policy, used by its LeNet solver: (1 + γ·t)^(−p). */
 export const invSchedule = (gamma = 1e-4, power = 0.75): Schedule => (t) => (1 + gamma * t) ** -power;
 
+/** Options of compileTrainer(). */
 export interface TrainerOptions {
+  /** Images per step (the compiled batch size). */
   batch: number;
+  /** The optimizer and its hyperparameters. */
   optimizer: OptimizerConfig;
+  /** Learning-rate multiplier per step (default: constant 1). */
   schedule?: Schedule;
   /** Steps that may be queued on the GPU before step() waits (default 2). */
   maxInFlight?: number;
 }
 
+/** Training figures since the last Trainer.stats() call. */
 export interface StepStats {
   /** Steps since the last stats() call, which these figures cover. */
   steps: number;
@@ -39,9 +67,23 @@ export interface StepStats {
    * on the GPU, as PyTorch's GradScaler skips a step with non-finite gradients). */
   firstNonFinite: number | null;
 }
-export interface EvalResult { loss: number; error: number; count: number }
+/** Result of Trainer.evaluate(). */
+export interface EvalResult {
+  /** Mean loss per image. */
+  loss: number;
+  /** Fraction of images misclassified (0…1). */
+  error: number;
+  /** Images evaluated. */
+  count: number;
+}
 
+/**
+ * A model compiled into a static training step (forward, loss, backward, optimizer) for one batch
+ * size, plus inference steps for evaluation. Make one with compileTrainer(); destroy() frees it.
+ */
 export class Trainer {
+  /** f32 [HYPER.length]: the per-step hyperparameters the kernels read (learning rate, Adam's bias
+   * corrections, dropout seed, step number, skip flag), written before each step. */
   readonly hyper: Tensor;
   #train!: Compiled;
   #evals = new Map<number, Compiled>();
@@ -51,7 +93,14 @@ export class Trainer {
   #step = 0;
   #destroyed = false;
 
-  private constructor(readonly rt: GpuRuntime, readonly model: Sequential, readonly opts: TrainerOptions) {
+  private constructor(
+    /** The runtime the trainer runs on. */
+    readonly rt: GpuRuntime,
+    /** The model it trains (in place). */
+    readonly model: Sequential,
+    /** The options it was compiled with. */
+    readonly opts: TrainerOptions,
+  ) {
     this.hyper = rt.keep(rt.zeros([HYPER.length]));
   }
 
@@ -69,6 +118,7 @@ export class Trainer {
     return t;
   }
 
+  /** Training steps run so far (including those of a restored checkpoint). */
   get steps(): number { return this.#step; }
   /** Sets the step counter (the learning-rate schedule's position) after loading a checkpoint. */
   restoreStep(step: number): void {
@@ -77,6 +127,7 @@ export class Trainer {
   }
   /** Optimizer state tensors per parameter (momentum; or Adam's m and v). */
   get state(): ReadonlyMap<Param, Tensor[]> { return this.#state; }
+  /** Bytes of activation and scratch memory the compiled training step holds. */
   get activationBytes(): number { return this.#train.graph.activationBytes; }
   /** GPU time of one training step, per op and kernel (see CompiledGraph.profile). */
   profile() { return this.#train.graph.profile(); }
@@ -231,6 +282,7 @@ export class Trainer {
     this.rt.check();
   }
 
+  /** Frees the compiled steps, the optimizer state and `hyper` (not the model); later calls throw. */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
@@ -249,6 +301,8 @@ function checkBatch(what: string, labels: Int32Array, classes: number): void {
   }
 }
 
+/** Compiles `model` (initialised on `rt`) into a Trainer for batches of opts.batch; resolves once
+ * the training step's pipelines are ready. */
 export function compileTrainer(rt: GpuRuntime, model: Sequential, opts: TrainerOptions): Promise<Trainer> {
   return Trainer.compile(rt, model, opts);
 }

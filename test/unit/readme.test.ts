@@ -48,6 +48,22 @@ describe('README', () => {
     }
   }, 270_000);
 
+  it('quotes the examples faithfully (each quoted line is in the example file, which test/unit/examples.test.ts runs)', () => {
+    const files = ['README.md', ...readdirSync(join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+    let quoted = 0;
+    for (const file of files) {
+      const md = readFileSync(join(repo, file), 'utf8');
+      for (const m of md.matchAll(/<!-- quoted from (\S+) -->\s*\n```\w*\n([\s\S]*?)^```/gm)) {
+        const source = readFileSync(join(repo, m[1]!), 'utf8').split('\n').map((l) => l.trim());
+        for (const line of m[2]!.split('\n').map((l) => l.trim().replace(/;$/, '')).filter(Boolean)) {
+          expect(source.some((l) => l.includes(line)), `${file} quotes "${line}" from ${m[1]}`).toBe(true);
+        }
+        quoted++;
+      }
+    }
+    expect(quoted).toBeGreaterThanOrEqual(2);
+  });
+
   it('links only to files that exist', () => {
     const docs = readdirSync(join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f));
     expect(docs.length).toBeGreaterThan(0);
