@@ -48,12 +48,56 @@ export function table(r: BenchResults): string {
   const all = [HEAD, ...rows];
   const width = HEAD.map((_, i) => Math.min(60, Math.max(...all.map((c) => (c[i] ?? '').length))));
   const line = (c: string[]) => c.map((x, i) => (x.length > width[i]! ? `${x.slice(0, width[i]! - 1)}…` : x.padEnd(width[i]!))).join('  ').trimEnd();
-  const out = [...header(r), '', line(HEAD), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), '', 'targets:'];
+  const out = [...header(r), '', line(HEAD), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), ...trainBlock(r), '', 'targets:'];
   for (const t of r.targets) out.push(`  [${t.status}] ${t.name}${t.value ? `: ${t.value}` : ''}`);
   return out.join('\n');
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
+
+// ------------------------------------------------------------------ train-step: one table per run
+const TRAIN_HEAD = ['net', 'implementation', 'status', 'wall ms/step med [min–max]', 'images/s', 'FLOP/image', 'GFLOP/s', 'fraction of FMA loop', 'GPU memory held', 'ours ÷ this'];
+
+/** Every training configuration of the run, ours (each net) and each peer's (the reference net), as
+ * one table: images/s, the step's FLOP per image, achieved GFLOP/s, its fraction of the FMA-loop
+ * rate (the probes around our reference row, for the peers) and the GPU memory held. */
+function trainTable(rows: Row[]): { head: string[]; rows: string[][] } {
+  const flop = (n: unknown): string => (typeof n === 'number' ? `${(n / 1e6).toFixed(2)} M` : '');
+  const out: string[][] = [];
+  for (const x of rows) {
+    const ok = x.status === 'ok', e = x.extra ?? {};
+    const model = typeof e.model === 'string' ? e.model : x.shape.replace(/^MNIST (\S+) net.*$/, '$1');
+    const perImage = e.flopPerImage ?? (x.flops !== undefined && x.shape.match(/batch (\d+)/) ? x.flops / +x.shape.match(/batch (\d+)/)![1]! : undefined);
+    out.push([model, 'ours (compileTrainer)', status(x), ok ? ms(x.wallMs) : '', ok && e.imagesPerSecond !== undefined ? fmt(+e.imagesPerSecond) : '',
+      flop(perImage), ok && x.gflops !== undefined ? fmt(x.gflops) : '', ok && x.fracFma !== undefined ? pct(x.fracFma) : '',
+      ok && e.gpuBytes !== undefined ? bytes(+e.gpuBytes) : '', '']);
+    for (const p of [...(x.peer ? [x.peer] : []), ...(x.peers ?? [])]) {
+      const pe = p.extra ?? {}, pok = p.status === 'ok';
+      const mem = pe.gpuBytes !== undefined ? `${bytes(+pe.gpuBytes)}${p.name.startsWith('jax-js') ? ' (incl. its buffer pool)' : ''}`
+        : /wasm/.test(p.name) ? 'n/a (wasm: CPU memory)' : '';
+      out.push([model, p.name, pok ? 'ok' : `${p.status}${p.error ? `: ${p.error}` : ''}`, pok ? ms(p.wallMs) : '',
+        pok && pe.imagesPerSecond !== undefined ? fmt(+pe.imagesPerSecond) : '', flop(perImage), pok && p.gflops !== undefined ? fmt(p.gflops) : '',
+        pok && p.fracFma !== undefined ? pct(p.fracFma) : '', pok ? mem : '', pok && pe.oursOverThis !== undefined ? `${fmt(+pe.oursOverThis)}×` : '']);
+    }
+  }
+  return { head: TRAIN_HEAD, rows: out };
+}
+
+/** What each peer configuration ran on (jax-js: version, wasm threading), one line each. */
+function trainPeerNotes(rows: Row[]): string[] {
+  return rows.flatMap((x) => x.peers ?? []).filter((p) => p.extra?.runsOn !== undefined)
+    .map((p) => `${p.name}${p.extra!.version !== undefined ? ` ${p.extra!.version}` : ''}: ${p.extra!.runsOn}`);
+}
+
+/** The training table for the terminal (after the row table), when the run has train-step rows. */
+function trainBlock(r: BenchResults): string[] {
+  const rows = r.groups.find((g) => g.name === 'train-step')?.rows ?? [];
+  if (!rows.length) return [];
+  const t = trainTable(rows), all = [t.head, ...t.rows];
+  const width = t.head.map((_, i) => Math.min(60, Math.max(...all.map((c) => (c[i] ?? '').length))));
+  const line = (c: string[]) => c.map((x, i) => (x.length > width[i]! ? `${x.slice(0, width[i]! - 1)}…` : x.padEnd(width[i]!))).join('  ').trimEnd();
+  return ['', 'train-step:', line(t.head), width.map((w) => '-'.repeat(w)).join('  '), ...t.rows.map(line), ...trainPeerNotes(rows).map((n) => `  ${n}`)];
+}
 
 export function markdown(r: BenchResults, svgFile?: string): string {
   const b = r.baselines;
@@ -86,6 +130,13 @@ export function markdown(r: BenchResults, svgFile?: string): string {
     const note = NOTES[g.name];
     if (note) out.push(note, '');
     if (!g.rows.length) continue;
+    if (g.name === 'train-step') {
+      const t = trainTable(g.rows);
+      out.push(`| ${t.head.join(' | ')} |`, `|${t.head.map(() => '---').join('|')}|`, ...t.rows.map((c) => `| ${c.map(cell).join(' | ')} |`), '');
+      const notes = trainPeerNotes(g.rows);
+      if (notes.length) out.push(...notes.map((n) => `- ${n}`), '');
+      continue;
+    }
     const peer = g.rows.some((x) => x.peer);
     const head = ['op', 'shape', 'status', 'GPU ms', 'wall ms', 'rate', 'fraction of limits', ...(g.name === 'fastfood-vs-dense' ? ['params', 'speed-up / param ratio'] : []), ...(peer ? ['tfjs-webgpu wall ms', 'tfjs rate', 'ours ÷ tfjs'] : [])];
     out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
@@ -102,15 +153,6 @@ export function markdown(r: BenchResults, svgFile?: string): string {
       out.push(`| ${c.map(cell).join(' | ')} |`);
     }
     if (g.name === 'fastfood-vs-dense' && svgFile) out.push('', `![Fastfood vs dense time across d](${svgFile})`);
-    if (g.name === 'train-step') {
-      const x = g.rows[0];
-      if (x?.extra?.peerImagesPerSecond !== undefined) out.push('', `tfjs-webgpu: **${fmt(+x.extra.peerImagesPerSecond)} images/s**${x.extra.imagesPerSecond !== undefined ? `; ours: **${fmt(+x.extra.imagesPerSecond)} images/s**` : ''} (reference net).`);
-      const nets = g.rows.filter((y) => y.status === 'ok' && y.extra?.gpuBytes !== undefined);
-      if (nets.length) {
-        out.push('', '| net | parameters | images/s | GPU memory held |', '|---|---|---|---|',
-          ...nets.map((y) => `| ${y.extra!.model} | ${(+y.extra!.params!).toLocaleString('en-US')} | ${fmt(+y.extra!.imagesPerSecond!)} | ${bytes(+y.extra!.gpuBytes!)} |`));
-      }
-    }
     out.push('');
   }
   return out.join('\n');
@@ -127,9 +169,15 @@ const NOTES: Record<string, string> = {
   fastfood: 'Bytes = x read + y written + parameters (B, G, S, Π) once. Roofline ops per row and block: forward 2·d·log2 d + 3·d; ' +
     'backward (recompute a3, a5, two more FWHTs, three diagonal products and the dB, dG, dS products) 2·(2·d·log2 d + 3·d) + 3·d; backward bytes = x, dy read + dx written + parameters + dB, dG, dS. ' +
     'Roofline bound = max(bytes ÷ copy bandwidth, ops ÷ FMA op rate), an FMA counting as one op; the fraction is bound ÷ measured time.',
-  'train-step': 'One SGD step (forward, loss, backward, update) of each MNIST net at batch 64, ours through the graph scheduler (compileTrainer), ' +
-    'timed per step with a queue sync; tfjs (no Fastfood) trains the reference net, built from tfjs-core ops (optimizer.minimize). ' +
-    'GPU memory held: every buffer the model and its compiled step hold while training (parameters, gradients, optimizer state, activations, staging), from the runtime\'s own count.',
+  'train-step': 'One SGD step (forward, loss, backward, update) of each MNIST net at batch 64, ours through the graph scheduler (compileTrainer). ' +
+    'Peers on the reference net (no Fastfood): tfjs-core + tfjs-backend-webgpu (optimizer.minimize), and jax-js (valueAndGrad + SGD update per call) ' +
+    'jitted on its WebGPU backend (its own device on the same adapter) and eager and jitted on its wasm backend; a configuration that cannot run here is listed as unavailable, with the reason. ' +
+    'Every side is timed by the same rules (bench/lib/measure.ts: a warm-up, a second one when the first was cheap, repetitions within the budget, each ending in a sync; wall clock). ' +
+    'FLOP/image (bench/groups/train.ts stepFlopsPerImage): for every conv and linear layer the forward product and the two backward products dX and dW, ' +
+    'each 2·Cout·Ho·Wo·Cin·kh·kw (conv) or 2·in·out (linear), a multiply-add counting 2, without dX for the first layer; Fastfood per block 2·d·log2 d + 3·d forward, the same for dX, 6·d for dW (adaptive); ' +
+    'biases, ReLU, pooling, the loss and the update are not counted. GFLOP/s = FLOP/image × images/s; its fraction is of the FMA loop (a 100 ms probe) run right before every timed repetition of our row of that net and after the last, the median of those samples (not the faster of a before/after pair as elsewhere: a step takes seconds on a CPU adapter, and a loaded machine swings within that); the peers\' fractions are of the reference row\'s. ' +
+    'GPU memory held: ours, every buffer the model and its compiled step hold while training (parameters, gradients, optimizer state, activations, staging), from the runtime\'s own count, pool excluded; ' +
+    'tfjs, its backend\'s bytes in use (numBytesInGPU) over the step; jax-js WebGPU, the GPU buffers it created and has not destroyed from its parameters to the last step, its buffer pool included (it hands nothing below 64 MiB back to the device).',
   'fastfood-vs-dense': 'Forward only. Speed-up = dense wall time ÷ Fastfood wall time. Parameter memory: Fastfood B, G, S (f32) and Π (u32) per block; dense W and b. ' +
     'Dense is skipped ("over device limit") when W is larger than maxStorageBufferBindingSize. ' +
     'The ImageNet rows (d = twice what workgroup memory holds) have two Fastfood forward paths: "fastfood" is the one this adapter takes by default ' +

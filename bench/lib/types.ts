@@ -26,6 +26,9 @@ export interface Row {
   fracRoofline?: number;
   paramBytes?: number;
   peer?: PeerFigures;
+  /** Further peers on the same work, beside `peer` (train-step: each jax-js configuration on the
+   * reference net). Their fractions are taken against this row's limits, as `peer`'s are. */
+  peers?: PeerFigures[];
   /** ours ÷ peer speed (peer time ÷ our time, both wall clock). */
   ratio?: number;
   extra?: Record<string, number | string>;
@@ -39,13 +42,16 @@ export interface Limits { gbps: number; gflops: number; gops: number }
 
 export interface PeerFigures {
   name: string;
-  status: RowStatus;
+  /** 'unavailable': the peer cannot run in this runtime (error says why), as opposed to failing. */
+  status: RowStatus | 'unavailable';
   error?: string;
   wallMs?: Stat;
   gbps?: number;
   gflops?: number;
   fracFma?: number;
   fracCopy?: number;
+  /** train-step: imagesPerSecond, gpuBytes (where measurable), and notes on the configuration. */
+  extra?: Record<string, number | string>;
 }
 
 export interface GroupResult { name: string; status: 'ok' | 'partial' | 'error'; note?: string; rows: Row[]; seconds: number }

@@ -26,7 +26,7 @@ describe('bench --quick', () => {
       expect(g.status, `${g.name}: ${g.note ?? ''}`).toBe('ok');
       for (const row of g.rows) expect(['ok', 'over device limit', 'skipped'], `${g.name} ${row.op} ${row.shape}: ${row.error ?? ''}`).toContain(row.status);
     }
-    expect(res.targets).toHaveLength(6);
+    expect(res.targets).toHaveLength(8);
     expect(readFileSync(report, 'utf8')).toContain('## Baselines');
     expect(existsSync(join(dir, 'REPORT-fastfood-vs-dense.svg'))).toBe(true);
     expect(r.stdout).toContain('targets:');
