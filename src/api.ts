@@ -13,6 +13,7 @@ export class Runtime extends GpuRuntime {
   static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
     const a = await GpuRuntime.acquire(opts);
     const rt = new Runtime(a.device, a.info, a.owns, a.keepAlive, opts.tuning);
+    rt.autotune = Boolean(opts.autotune);
     await rt.verifySubgroups();
     return rt;
   }

@@ -12,6 +12,7 @@ export type * from './ops/types.js';
 export { Layer, Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Dropout, Linear, Fastfood, fastfoodInit, type Param, type LayerConfig, type Node, type BuildContext } from './nn/layers.js';
 export { Sequential, mnistModel, layerFromConfig, MNIST_MODELS, type ModelConfig, type MnistModelName, type MnistModelOptions } from './nn/model.js';
 export { compileTrainer, invSchedule, type Trainer, type OptimizerConfig, type Schedule, type TrainerOptions, type StepStats, type EvalResult } from './nn/trainer.js';
+export { clearAutotuneCache, candidatesFor, verifyCandidate, type AutotuneResult, type AutotuneCandidate } from './nn/autotune.js';
 export { fit, FIT_DEFAULTS, type FitOptions, type FitEvent, type FitResult, type FitIO } from './nn/fit.js';
 export { toSafetensors, fromSafetensors, loadSafetensors } from './nn/safetensors.js';
 

@@ -60,6 +60,9 @@ export interface RuntimeOptions {
   powerPreference?: GPUPowerPreference;
   /** Kernel choices for this runtime, over the defaults for its adapter (src/gpu/tuning.ts). */
   tuning?: TuningOptions;
+  /** Trainers compiled on this runtime choose their kernels by timing the candidates on first use
+   * of a model and batch size, and cache the choice per adapter (src/nn/autotune.ts). */
+  autotune?: boolean;
 }
 
 /** Memory and queue figures of a runtime: rt.stats(). */
@@ -119,6 +122,8 @@ export class GpuRuntime {
     isFallbackAdapter: boolean;
   };
   /** The kernel choices of this runtime: what createRuntime({ tuning }) asked for over its adapter's defaults. */
+  /** Whether trainers compiled on this runtime autotune their kernels (createRuntime({ autotune: true })). */
+  autotune = false;
   readonly tuning: Tuning;
   #subgroupLanes: number;
   /** Whether kernels may use subgroup operations: the device has the feature and the lane layout
@@ -383,13 +388,14 @@ export class GpuRuntime {
     }
   }
 
-  /** @internal The context an op's encoder receives, with another owner's scratch memory (a compiled graph's, a recording's). */
-  contextWith(scratch: EncodeContext['scratch']): EncodeContext {
+  /** @internal The context an op's encoder receives, with another owner's scratch memory (a
+   * compiled graph's, a recording's) and, for a trainer compiled with its own, other kernel choices. */
+  contextWith(scratch: EncodeContext['scratch'], tuning: Tuning = this.tuning): EncodeContext {
     const rt = this;
     return {
       get hasSubgroups() { return rt.hasSubgroups; },
       get subgroupLanes() { return rt.subgroupLanes; },
-      limits: this.limits, tuning: this.tuning, scratch,
+      limits: this.limits, tuning, scratch,
     };
   }
 

@@ -89,6 +89,11 @@ export function resolveTuning(adapter: AdapterFacts, opts: TuningOptions = {}): 
   return freeze(merge(defaults as unknown as Record<string, unknown>, opts as Record<string, unknown>, 'tuning') as unknown as Tuning);
 }
 
+/** `base` with `opts` applied (a runtime's tuning with a trainer's or a candidate's changes), frozen. */
+export function overTuning(base: Tuning, opts: TuningOptions = {}): Tuning {
+  return freeze(merge(base as unknown as Record<string, unknown>, opts as Record<string, unknown>, 'tuning') as unknown as Tuning);
+}
+
 function merge(base: Record<string, unknown>, over: Record<string, unknown>, path: string): Record<string, unknown> {
   if (over === null || typeof over !== 'object') throw new Error(`deepfried: ${path} must be an object, got ${JSON.stringify(over)}`);
   const out: Record<string, unknown> = { ...base };

@@ -6,6 +6,7 @@
 import { type DType, type Dispatch, type EncodeContext, type GpuRuntime, Tensor, type TensorRef } from '../gpu/runtime.js';
 import { checkShape, shapeSize } from '../gpu/runtime.js';
 import { encodeBound, grid, packParams, type Bound, type PassTimer } from '../gpu/submit.js';
+import type { Tuning } from '../gpu/tuning.js';
 
 /** A value of a graph being built: a shape and a lifetime in the step, and a buffer only inside
  * the compiled graph (CompiledGraph.bufferOf). It is not a Tensor: it cannot be read or disposed. */
@@ -56,8 +57,10 @@ export class GraphBuilder {
     readonly rt: GpuRuntime,
     /** The graph's name, in labels and error messages. */
     readonly label: string,
+    /** Kernel choices for this graph's ops (default: the runtime's). */
+    tuning?: Tuning,
   ) {
-    this.ctx = rt.contextWith((shape, dtype = 'f32', l = 'scratch') => this.value(shape, dtype, l));
+    this.ctx = rt.contextWith((shape, dtype = 'f32', l = 'scratch') => this.value(shape, dtype, l), tuning);
   }
 
   /** A value that lives from its first to its last use in the step. */

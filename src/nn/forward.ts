@@ -2,6 +2,7 @@
 // its running sums, prediction keeps the logits.
 import { GraphBuilder, type CompiledGraph, type GraphValue } from '../graph/graph.js';
 import type { GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
+import type { Tuning } from '../gpu/tuning.js';
 import { encodeAccumulate, encodeLossGuard } from '../ops/optim.js';
 import { encodeSoftmaxCrossEntropy } from '../ops/softmax_xent.js';
 import type { BuildContext, Node, Param } from './layers.js';
@@ -26,8 +27,8 @@ export interface ForwardGraph {
  * saved for backward, gradients through `grads`), plus the loss and its running sums unless
  * `loss` is false. */
 export function buildForward(rt: GpuRuntime, model: Sequential, batch: number,
-  o: { train: boolean; hyper?: Tensor; loss: boolean; grads?: Map<Param, GraphValue> }): ForwardGraph {
-  const g = new GraphBuilder(rt, `${o.train ? 'train' : o.loss ? 'eval' : 'predict'} ${model.name} batch ${batch}`);
+  o: { train: boolean; hyper?: Tensor; loss: boolean; grads?: Map<Param, GraphValue>; tuning?: Tuning }): ForwardGraph {
+  const g = new GraphBuilder(rt, `${o.train ? 'train' : o.loss ? 'eval' : 'predict'} ${model.name} batch ${batch}`, o.tuning);
   // the graph's own tensors: never disposed by an rt.tidy() that happens to compile it
   const x = rt.keep(rt.empty([batch, ...model.inputShape], 'f32', 'batch x'));
   const labels = rt.keep(rt.empty([batch], 'i32', 'batch labels'));

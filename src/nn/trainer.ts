@@ -6,6 +6,8 @@ import type { Dataset } from '../data/mnist.js';
 import type { GraphValue } from '../graph/graph.js';
 import { type GpuRuntime, type Tensor, type TensorRef } from '../gpu/runtime.js';
 import { encodeAdam, encodeSgd } from '../ops/optim.js';
+import { overTuning, type Tuning, type TuningOptions } from '../gpu/tuning.js';
+import { autotuneTrainer, type AutotuneResult } from './autotune.js';
 import { buildForward, compileForward, destroyCompiled, readAndClear, type Compiled } from './forward.js';
 import type { Param } from './layers.js';
 import type { Sequential } from './model.js';
@@ -52,6 +54,9 @@ export interface TrainerOptions {
   schedule?: Schedule;
   /** Steps that may be queued on the GPU before step() waits (default 2). */
   maxInFlight?: number;
+  /** Kernel choices for this trainer's graphs, over the runtime's (rt.tuning). On a runtime made
+   * with `{ autotune: true }`, leaving this out lets the autotuner choose (src/nn/autotune.ts). */
+  tuning?: TuningOptions;
 }
 
 /** Training figures since the last Trainer.stats() call. */
@@ -92,6 +97,10 @@ export class Trainer {
   #sinceStats = 0;
   #step = 0;
   #destroyed = false;
+  /** The kernel choices of this trainer's graphs: rt.tuning with opts.tuning applied. */
+  readonly tuning: Tuning;
+  /** What the autotuner measured and chose, on a runtime made with `{ autotune: true }`. */
+  autotuned: AutotuneResult | undefined;
 
   private constructor(
     /** The runtime the trainer runs on. */
@@ -101,13 +110,20 @@ export class Trainer {
     /** The options it was compiled with. */
     readonly opts: TrainerOptions,
   ) {
+    this.tuning = overTuning(rt.tuning, opts.tuning);
     this.hyper = rt.keep(rt.zeros([HYPER.length]));
   }
 
   static async compile(rt: GpuRuntime, model: Sequential, opts: TrainerOptions): Promise<Trainer> {
     if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new Error(`deepfried: batch must be a positive integer, got ${opts.batch}`);
     if (!(opts.optimizer.lr > 0)) throw new Error(`deepfried: learning rate must be positive, got ${opts.optimizer.lr}`);
+    let autotuned: AutotuneResult | undefined;
+    if (rt.autotune && opts.tuning === undefined) {
+      autotuned = await autotuneTrainer(rt, model, opts, (o) => Trainer.compile(rt, model, o));
+      opts = { ...opts, tuning: autotuned.tuning };
+    }
     const t = new Trainer(rt, model, opts);
+    t.autotuned = autotuned;
     try {
       t.#compileTrain();
       await t.#train.graph.ready;
@@ -135,7 +151,7 @@ export class Trainer {
   #compileTrain(): void {
     const { rt, model, opts } = this;
     const grads = new Map<Param, GraphValue>();
-    const f = buildForward(rt, model, opts.batch, { train: true, hyper: this.hyper, loss: true, grads });
+    const f = buildForward(rt, model, opts.batch, { train: true, hyper: this.hyper, loss: true, grads, tuning: this.tuning });
     let dy: TensorRef = f.dlogits!;
     for (let i = f.nodes.length - 1; i >= 0; i--) {
       const dx = f.nodes[i]!.backward(dy, i > 0);
@@ -220,7 +236,7 @@ export class Trainer {
       for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) bad++;
       if (bad) badParams.push(`${p.path} (${bad} of ${v.length} values)`);
     }
-    const f = buildForward(rt, model, this.opts.batch, { train: false, loss: false });
+    const f = buildForward(rt, model, this.opts.batch, { train: false, loss: false, tuning: this.tuning });
     f.g.keep(...f.nodes.map((n) => n.y));
     const c = compileForward(f);
     try {
@@ -252,7 +268,7 @@ export class Trainer {
     const run = async (n: number, start: number) => {
       let f = this.#evals.get(n);
       if (!f) {
-        f = compileForward(buildForward(this.rt, this.model, n, { train: false, hyper: this.hyper, loss: true }));
+        f = compileForward(buildForward(this.rt, this.model, n, { train: false, hyper: this.hyper, loss: true, tuning: this.tuning }));
         this.#evals.set(n, f);
         await f.graph.ready;
       }
