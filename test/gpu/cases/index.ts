@@ -1,11 +1,13 @@
 // Every GPU case, in the order they run. Each family lives in its own file.
 import type { GpuCase } from '../harness.js';
+import { autotuneCases } from './autotune.cases.js';
 import { convCases } from './conv.cases.js';
 import { elementwiseCases } from './elementwise.cases.js';
 import { fastfoodCases } from './fastfood.cases.js';
 import { fwhtCases } from './fwht.cases.js';
 import { graphCases } from './graph.cases.js';
 import { libraryCases } from './library.cases.js';
+import { limitsCases } from './limits.cases.js';
 import { linearCases } from './linear.cases.js';
 import { poolCases } from './pool.cases.js';
 import { runtimeCases } from './runtime.cases.js';
@@ -17,5 +19,5 @@ import { trainCases } from './train.cases.js';
 export const cases: GpuCase[] = [
   ...runtimeCases, ...libraryCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases,
   ...convCases, ...poolCases, ...linearCases, ...softmaxCases, ...graphCases, ...trainCases,
-  ...safetensorsCases, ...tfjsCases,
+  ...safetensorsCases, ...tfjsCases, ...limitsCases, ...autotuneCases,
 ];
