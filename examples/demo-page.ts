@@ -10,7 +10,7 @@ import { MNIST_MODELS, type MnistModelName } from '../src/nn/model.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (s: string) => { $('status').textContent = s; };
-const state = { stop: false, running: false, steps: 0, evals: 0, predictions: 0, downloaded: 0 };
+const state = { stop: false, running: false, steps: 0, evals: 0, predictions: 0, downloaded: 0, stats: () => rt?.stats() ?? null };
 (globalThis as Record<string, unknown>).__demo = state;
 
 const select = $<HTMLSelectElement>('model');

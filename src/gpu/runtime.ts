@@ -260,6 +260,12 @@ export class GpuRuntime {
     return this.createBuffer({ label, size, usage: BUFFER_USAGE });
   }
 
+  /** @internal Destroys buffers once no queued work can use them (at once if nothing is queued). */
+  destroyAfterQueued(buffers: readonly GPUBuffer[]): void {
+    if (this.#batch.items.length || this.#unsubmitted) this.#batch.destroy.push(...buffers);
+    else for (const b of buffers) b.destroy();
+  }
+
   /** @internal Returns a buffer made by alloc(): to the pool once no queued work can use it. */
   release(buffer: GPUBuffer): void {
     if (this.#batch.items.length || this.#unsubmitted) this.#batch.release.push(buffer);

@@ -232,7 +232,9 @@ export class CompiledGraph {
   /** Queues the graph on its runtime, in order with eager ops; rt.flush()/sync()/a read submits it. */
   enqueue(): void {
     if (this.#destroyed) throw new Error(`deepfried: ${this.label} was destroyed`);
-    this.rt.enqueueEncoder(this.label, (enc) => this.record(enc), this.ready);
+    // recorded even if destroy() comes before the batch is submitted: destroy() then defers
+    // freeing the buffers until after that submit (rt.destroyAfterQueued)
+    this.rt.enqueueEncoder(this.label, (enc) => encodeBound(enc, this.label, this.steps), this.ready);
   }
 
   /** Runs the graph once with a timestamp around every dispatch (one pass each) and sums the GPU
@@ -251,10 +253,11 @@ export class CompiledGraph {
     return [...rows.values()];
   }
 
-  /** Frees the graph's own buffers; it can no longer run. Tensors it used are not touched. */
+  /** Frees the graph's own buffers (after any queued run of it is submitted); it can no longer
+   * run. Tensors it used are not touched. */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    for (const b of this.ownedBuffers) b.destroy();
+    this.rt.destroyAfterQueued(this.ownedBuffers);
   }
 }

@@ -14,6 +14,24 @@ import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../
 
 export const libraryCases: GpuCase[] = [
   {
+    name: 'lifetimes: a model disposed while its prediction is still queued: the prediction completes, nothing errs, the buffers are freed after the submit',
+    async run(rt) {
+      await rt.sync();
+      const live = rt.stats().liveBuffers - rt.stats().pooledBuffers;
+      const model = new Sequential([new Flatten(), new Linear(16, 3)], [1, 4, 4]).init(rt, 2);
+      const x = rt.tensor(randn(16, 9), [1, 1, 4, 4]);
+      const y0 = model.predict(x), first = await y0.read();
+      const y = model.predict(x); // queued, not submitted
+      model.dispose();            // as a page does when the user loads another model
+      expectClose(await y.read(), first, { atol: 0, rtol: 0 }, 'the queued prediction');
+      const z = rt.relu(x);
+      await z.read();             // the next read does not throw a destroyed graph's error
+      for (const t of [x, y0, y, z]) t.dispose();
+      await rt.sync();
+      expectEqual(rt.stats().liveBuffers - rt.stats().pooledBuffers, live, 'buffers in use afterwards');
+    },
+  },
+  {
     name: 'queue: 300 chained ops return tensors at once and go to the GPU in a few submits; read() gives the float64 result',
     async run(rt) {
       const xs = randn(256, 1);
