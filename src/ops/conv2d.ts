@@ -190,12 +190,15 @@ export function encodeConv2dBackward(ctx: EncodeContext, x: TensorRef, w: Tensor
 }
 
 export function conv2d(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null, opts?: Conv2dOptions): Tensor {
+  if (b !== null && (typeof b !== 'object' || !('shape' in b))) throw new Error(`deepfried: conv2d: b must be a tensor [Cout] or null (no bias), got ${b === undefined ? 'undefined' : typeof b}`);
+  if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new Error(`deepfried: conv2d: opts must be an object ({ stride, padding, relu }) or left out, got ${opts === null ? 'null' : typeof opts}`);
   checkTensors('conv2d', [['x', x], ['w', w], ...(b ? [['b', b] as [string, TensorRef]] : [])]);
   const shape = conv2dShape(x.shape, w.shape, b ? b.shape : null, opts);
   return rt.op('conv2d', () => rt.empty(shape, 'f32', 'conv2d y'), (y, ctx) => encodeConv2d(ctx, x, w, b, y, opts));
 }
 
 export function conv2dBackward(rt: GpuRuntime, x: Tensor, w: Tensor, dy: Tensor, opts?: Conv2dOptions): ConvGrads {
+  if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new Error(`deepfried: conv2dBackward: opts must be an object ({ stride, padding }) or left out, got ${opts === null ? 'null' : typeof opts}`);
   checkTensors('conv2dBackward', [['x', x], ['w', w], ['dy', dy]]);
   const p = problem('conv2dBackward', x.shape, w.shape, opts);
   checkOut('conv2dBackward', 'dy', dy, [p.N, p.Cout, p.Ho, p.Wo]);

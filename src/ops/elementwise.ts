@@ -1,6 +1,6 @@
 import { dropoutKernel, elementwiseWorkgroups, reluBackwardKernel, reluKernel } from '../../kernels/elementwise.wgsl.js';
 import type { Dispatch, GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
-import { live, sameShape } from './validate.js';
+import { live, sameShape, operand } from './validate.js';
 
 /** y = max(x, 0), elementwise; x and y have the same shape. */
 export function encodeRelu(x: TensorRef, y: TensorRef): Dispatch[] {
@@ -25,11 +25,13 @@ export function encodeDropout(hyper: TensorRef, x: TensorRef, y: TensorRef, p: n
 }
 
 export function relu(rt: GpuRuntime, x: Tensor): Tensor {
+  operand('relu', 'x', x); // required (live() skips a missing optional operand)
   live('relu', { x });
   return rt.op('relu', () => rt.empty(x.shape, 'f32', 'relu'), (y) => encodeRelu(x, y));
 }
 
 export function reluBackward(rt: GpuRuntime, x: Tensor, dy: Tensor): Tensor {
   sameShape('reluBackward', 'dy', dy, 'x', x);
+  live('reluBackward', { x, dy }); // f32 both: other dtypes' bits would be read as floats
   return rt.op('reluBackward', () => rt.empty(x.shape, 'f32', 'relu dx'), (dx) => encodeReluBackward(x, dy, dx));
 }

@@ -3,7 +3,7 @@ import { avgPoolKernel, maxPool2x2Kernel, maxPoolKernel, poolWorkgroups, UNROLL_
 import { avgPoolBackwardKernel, disjointInvocations, maxPool2x2BackwardKernel, maxPoolBackwardKernel } from '../../kernels/pool_grad.wgsl.js';
 import type { Dispatch, EncodeContext, GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
 import { pair, type PoolOptions } from './types.js';
-import { dtype, fail, rank } from './validate.js';
+import { dtype, fail, operand, rank } from './validate.js';
 
 export interface PoolGeometry { kernel: [number, number]; stride: [number, number]; padding: [number, number] }
 
@@ -117,6 +117,7 @@ export function maxPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Tensor 
 
 export function maxPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Tensor {
   check('maxPool2dBackward', x, opts);
+  operand('maxPool2dBackward', 'dy', dy); dtype('maxPool2dBackward', 'dy', dy, 'f32'); // other dtypes' bits would be read as floats
   return rt.op('maxPool2dBackward', () => rt.empty(x.shape, 'f32', 'maxPool2d dx'), (dx, ctx) => encodeMaxPool2dBackward(ctx, x, dy, dx, opts));
 }
 
@@ -127,5 +128,7 @@ export function avgPool2d(rt: GpuRuntime, x: Tensor, opts: PoolOptions): Tensor 
 
 export function avgPool2dBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, opts: PoolOptions): Tensor {
   check('avgPool2dBackward', x, opts);
+  operand('avgPool2dBackward', 'dy', dy); dtype('avgPool2dBackward', 'dy', dy, 'f32');
+  if ((x as { rt?: unknown }).rt !== rt) throw new Error(`deepfried: avgPool2dBackward: x [${x.shape}] belongs to another runtime (tensors cannot cross runtimes)`);
   return rt.op('avgPool2dBackward', () => rt.empty(x.shape, 'f32', 'avgPool2d dx'), (dx, ctx) => encodeAvgPool2dBackward(ctx, dy, dx, opts));
 }

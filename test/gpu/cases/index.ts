@@ -4,6 +4,7 @@ import { autotuneCases } from './autotune.cases.js';
 import { convCases } from './conv.cases.js';
 import { elementwiseCases } from './elementwise.cases.js';
 import { fastfoodCases } from './fastfood.cases.js';
+import { fuzzCases } from './fuzz.cases.js';
 import { fwhtCases } from './fwht.cases.js';
 import { graphCases } from './graph.cases.js';
 import { libraryCases } from './library.cases.js';
@@ -19,5 +20,5 @@ import { trainCases } from './train.cases.js';
 export const cases: GpuCase[] = [
   ...runtimeCases, ...libraryCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases,
   ...convCases, ...poolCases, ...linearCases, ...softmaxCases, ...graphCases, ...trainCases,
-  ...safetensorsCases, ...tfjsCases, ...limitsCases, ...autotuneCases,
+  ...safetensorsCases, ...tfjsCases, ...limitsCases, ...autotuneCases, ...fuzzCases,
 ];

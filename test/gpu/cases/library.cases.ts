@@ -14,6 +14,35 @@ import { expectClose, expectEqual, expectThrows, randn, type GpuCase } from '../
 
 export const libraryCases: GpuCase[] = [
   {
+    name: 'errors: arguments the fuzzer found unchecked are named (pool/relu backward dtypes, a missing x, a bias or opts of the wrong kind, another runtime\'s x)',
+    async run(rt) {
+      const x = rt.tensor(randn(16, 3), [1, 1, 4, 4]), w = rt.tensor(randn(9, 4), [1, 1, 3, 3]);
+      const i32 = rt.tensor(new Int32Array(4), [1, 1, 2, 2]), i32x = rt.tensor(new Int32Array(16), [1, 1, 4, 4]);
+      const other = await createRuntime({ device: rt.device });
+      try {
+        const ox = other.tensor(randn(16, 3), [1, 1, 4, 4]);
+        const dy = rt.tensor(randn(4, 5), [1, 1, 2, 2]);
+        const cases: [string, () => unknown, RegExp][] = [
+          ['maxPool2dBackward i32 dy', () => rt.maxPool2dBackward(x, i32, { kernel: 2 }), /maxPool2dBackward: dy must be f32, got i32/],
+          ['avgPool2dBackward i32 dy', () => rt.avgPool2dBackward(x, i32, { kernel: 2 }), /avgPool2dBackward: dy must be f32, got i32/],
+          ['reluBackward i32 dy', () => rt.reluBackward(x, i32x), /reluBackward: dy must be f32, got i32/],
+          ['relu(null)', () => rt.relu(null as never), /relu: x must be a tensor, got null/],
+          ['conv2d b undefined', () => rt.conv2d(x, w, undefined as never), /conv2d: b must be a tensor \[Cout\] or null \(no bias\), got undefined/],
+          ['conv2d b 0', () => rt.conv2d(x, w, 0 as never), /conv2d: b must be a tensor .* got number/],
+          ['conv2d opts null', () => rt.conv2d(x, w, null, null as never), /conv2d: opts must be an object/],
+          ['avgPool2dBackward another runtime\'s x', () => rt.avgPool2dBackward(ox, dy, { kernel: 2 }), /avgPool2dBackward: x \[1,1,4,4\] belongs to another runtime/],
+        ];
+        for (const [what, f, re] of cases) await expectThrows(f, re, what);
+        dy.dispose();
+      } finally {
+        other.destroy();
+      }
+      const y = rt.relu(x);
+      expectClose(await y.read(), reluRef(randn(16, 3)), { atol: 0, rtol: 0 }, 'relu afterwards');
+      for (const t of [x, w, i32, i32x, y]) t.dispose();
+    },
+  },
+  {
     name: 'lifetimes: a model disposed while its prediction is still queued: the prediction completes, nothing errs, the buffers are freed after the submit',
     async run(rt) {
       await rt.sync();
