@@ -121,9 +121,9 @@ export class GpuRuntime {
     /** A software (CPU) fallback adapter. */
     isFallbackAdapter: boolean;
   };
-  /** The kernel choices of this runtime: what createRuntime({ tuning }) asked for over its adapter's defaults. */
   /** Whether trainers compiled on this runtime autotune their kernels (createRuntime({ autotune: true })). */
   autotune = false;
+  /** The kernel choices of this runtime: what createRuntime({ tuning }) asked for over its adapter's defaults. */
   readonly tuning: Tuning;
   #subgroupLanes: number;
   /** Whether kernels may use subgroup operations: the device has the feature and the lane layout

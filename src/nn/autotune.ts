@@ -43,11 +43,13 @@ export interface AutotuneResult {
   key: string;
   /** The kernel choices it picked (applied over the runtime's tuning). */
   tuning: TuningOptions;
-  /** Median step of the runtime's own tuning and of the choice, ms. */
+  /** Median step with the runtime's own tuning, ms. */
   baselineMs: number;
+  /** Median step with the choice, ms. */
   chosenMs: number;
   /** What tuning cost: wall time of verifying, compiling and timing every candidate, ms. */
   costMs: number;
+  /** Every candidate: the runtime's own tuning first, then each change tried. */
   candidates: AutotuneCandidate[];
   /** True when this result came from the cache (nothing was measured this time). */
   cached: boolean;

