@@ -1,4 +1,4 @@
-// Runs inside headless Chrome: exposes the GPU cases to the Node side of chrome-suite.ts (chrome-1/2.test.ts).
+// Runs inside headless Chrome: exposes the GPU cases to the Node side of chrome.test.ts.
 import { createRuntime, type Runtime } from '../../src/api.js';
 import { cases } from './cases/index.js';
 

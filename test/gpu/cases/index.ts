@@ -22,8 +22,3 @@ export const cases: GpuCase[] = [
   ...convCases, ...poolCases, ...linearCases, ...softmaxCases, ...graphCases, ...trainCases,
   ...safetensorsCases, ...tfjsCases, ...limitsCases, ...autotuneCases, ...fuzzCases,
 ];
-
-/** Where the Chrome run splits the cases in two pages (test/gpu/chrome-1/2.test.ts): the runtime,
- * library, FWHT and Fastfood families in the first (the Fastfood ones share large compiled
- * kernels), the rest in the second; about equal halves of the time. */
-export const chromeSplit = [...runtimeCases, ...libraryCases, ...elementwiseCases, ...fwhtCases, ...fastfoodCases].length;

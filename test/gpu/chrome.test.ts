@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mnistDir } from '../../src/data/mnist.js';
 import { openInChrome, type ChromeSession } from '../../examples/chrome.js';
-import { cases as all } from './cases/index.js';
-import type { GpuCase } from './harness.js';
-
-/** The GPU cases run in headless Chrome in two files (chrome-1/2.test.ts), each its own page, so
- * vitest's two workers share them instead of one worker running all of them: a shard is a run of
- * whole case families, so cases that reuse each other's compiled pipelines stay on one page. */
-export function chromeSuite(shard: number, shards: number, pick: (c: GpuCase, i: number) => number): void {
-const cases = all.filter((c, i) => pick(c, i) === shard);
+import { cases } from './cases/index.js';
 
 // Chrome must really run in CI; DEEPFRIED_SKIP_CHROME=1 skips it on purpose, and says so.
 const skip = process.env.DEEPFRIED_SKIP_CHROME === '1';
@@ -25,11 +18,11 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   console.log(skip ? 'GPU cases: SKIPPED in headless Chrome (DEEPFRIED_SKIP_CHROME=1)'
-    : `GPU cases: ${ran} of ${cases.length} ran in headless Chrome, shard ${shard + 1}/${shards} of ${all.length} (adapter ${adapter})`);
+    : `GPU cases: ${ran} of ${cases.length} ran in headless Chrome (adapter ${adapter})`);
   await s?.close();
 });
 
-describe.skipIf(skip)(`gpu (chrome ${shard + 1}/${shards})`, () => {
+describe.skipIf(skip)('gpu (chrome)', () => {
   for (const c of cases) {
     it(c.name, async () => {
       const r = await s!.page.evaluate((n) => (globalThis as any).__deepfriedTests.runCase(n), c.name) as { ok: boolean; error?: string };
@@ -38,4 +31,3 @@ describe.skipIf(skip)(`gpu (chrome ${shard + 1}/${shards})`, () => {
     });
   }
 });
-}
