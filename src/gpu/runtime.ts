@@ -615,18 +615,9 @@ export class GpuRuntime {
       for (const b of scratch.splice(0)) this.release(b);
     };
     try {
-      const ds = build(this.contextWith((shape, dtype = 'f32', l = `${label} scratch`) => {
-        checkShape(shape, `${l} shape`);
-        const buffer = this.alloc(shapeSize(shape) * 4, `${l}[${shape}]`);
-        scratch.push(buffer);
-        return new Tensor(this, buffer, [...shape], dtype, false);
-      }));
+      const ds = build(this.#ownScratch(label, scratch));
       const preps = await Promise.all(ds.map((d) => this.prepare(d.kernel)));
-      const b = bindAll(this.device, (desc) => this.createBuffer(desc), label, ds.map((d, i) => ({
-        label, kernel: d.kernel, layout: preps[i]!.layout, buffers: this.#buffersOf(label, d), params: packParams(d.kernel, d.params),
-        grid: grid(this.limits, d.workgroups, `${label} (${d.kernel.name})`),
-      })));
-      b.bound.forEach((x, i) => { x.pipeline = preps[i]!.pipeline; });
+      const b = this.#bindPrepared(label, ds, preps);
       uniform = b.uniform;
       encodeBound(encoder, label, b.bound);
       return { dispatches: ds.length, release };
@@ -634,6 +625,27 @@ export class GpuRuntime {
       release();
       throw e;
     }
+  }
+
+  /** The context of an op recorded outside the queue (record, submitNow): its scratch buffers
+   * are collected in `scratch`, for the caller to free once the work is submitted. */
+  #ownScratch(label: string, scratch: GPUBuffer[]): EncodeContext {
+    return this.contextWith((shape, dtype = 'f32', l = `${label} scratch`) => {
+      checkShape(shape, `${l} shape`);
+      const buffer = this.alloc(shapeSize(shape) * 4, `${l}[${shape}]`);
+      scratch.push(buffer);
+      return new Tensor(this, buffer, [...shape], dtype, false);
+    });
+  }
+
+  /** Binds an op's dispatches with their compiled pipelines: one uniform buffer, a bind group each. */
+  #bindPrepared(label: string, ds: readonly Dispatch[], preps: readonly Prepared[]): { bound: Bound[]; uniform: GPUBuffer | null } {
+    const b = bindAll(this.device, (desc) => this.createBuffer(desc), label, ds.map((d, i) => ({
+      label, kernel: d.kernel, layout: preps[i]!.layout, buffers: this.#buffersOf(label, d), params: packParams(d.kernel, d.params),
+      grid: grid(this.limits, d.workgroups, `${label} (${d.kernel.name})`),
+    })));
+    b.bound.forEach((x, i) => { x.pipeline = preps[i]!.pipeline; });
+    return b;
   }
 
   /**
@@ -658,18 +670,9 @@ export class GpuRuntime {
     d.pushErrorScope('out-of-memory');
     d.pushErrorScope('validation');
     try {
-      const ds = build(this.contextWith((shape, dtype = 'f32', l = `${label} scratch`) => {
-        checkShape(shape, `${l} shape`);
-        const buffer = this.alloc(shapeSize(shape) * 4, `${l}[${shape}]`);
-        scratch.push(buffer);
-        return new Tensor(this, buffer, [...shape], dtype, false);
-      }));
+      const ds = build(this.#ownScratch(label, scratch));
       const preps = ds.map((x) => { keys.push(x.kernel.key); return this.#pipelines.getSync(x.kernel); });
-      const b = bindAll(d, (desc) => this.createBuffer(desc), label, ds.map((x, i) => ({
-        label, kernel: x.kernel, layout: preps[i]!.layout, buffers: this.#buffersOf(label, x), params: packParams(x.kernel, x.params),
-        grid: grid(this.limits, x.workgroups, `${label} (${x.kernel.name})`),
-      })));
-      b.bound.forEach((x, i) => { x.pipeline = preps[i]!.pipeline; });
+      const b = this.#bindPrepared(label, ds, preps);
       uniform = b.uniform;
       const enc = d.createCommandEncoder({ label: `deepfried ${label}` });
       encodeBound(enc, label, b.bound);
