@@ -10,7 +10,7 @@ import type { KernelInstance } from '../../kernels/common.js';
 import { subgroupLayoutKernel } from '../../kernels/probe.wgsl.js';
 import { acquireAdapter, keepAliveForever } from './acquire.js';
 import { PipelineCache, type Prepared } from './pipelines.js';
-import { bindAll, encodeBound, grid, packParams, type Bound, type Params, type PassTimer, type Unbound } from './submit.js';
+import { bindAll, bindingOf, encodeBound, grid, packParams, type Bound, type Params, type PassTimer, type Unbound } from './submit.js';
 import { ARRAYS, checkFinite, checkShape, dtypeOf, shapeSize, Tensor, type DType, type TensorRef, type TypedArray } from './tensor.js';
 import { resolveTuning, type Tuning, type TuningOptions } from './tuning.js';
 
@@ -22,13 +22,27 @@ const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST 
  * [1, 256] then cost 3 submits. */
 const MAX_BATCH = 128;
 
+/** Bytes [offset, offset + size) of a tensor's (or buffer's) memory bound to one binding: how an
+ * op works through a tensor larger than one binding may be (maxStorageBufferBindingSize), a piece
+ * at a time. `offset` is a multiple of the device's minStorageBufferOffsetAlignment. */
+export class Slice {
+  constructor(
+    /** The tensor, graph value or buffer sliced. */
+    readonly of: TensorRef | GPUBuffer,
+    /** First byte. */
+    readonly offset: number,
+    /** Bytes bound. */
+    readonly size: number,
+  ) {}
+}
+
 /** One kernel launch: what an op asks the runtime (or the graph scheduler) to record. */
 export interface Dispatch {
   /** The kernel to run. */
   kernel: KernelInstance;
   /** One per storage binding of the kernel, in binding order (bindings 1..n): a GPUBuffer, a tensor
-   * of this runtime, or a graph value (inside a compiled graph only). */
-  buffers: readonly (GPUBuffer | TensorRef)[];
+   * of this runtime, a graph value (inside a compiled graph only), or a Slice of one. */
+  buffers: readonly (GPUBuffer | TensorRef | Slice)[];
   /** The kernel's Params by name. */
   params: Params;
   /** Workgroups to launch, as one count (spread over a 2-D grid past maxComputeWorkgroupsPerDimension). */
@@ -88,7 +102,7 @@ const WANTED_LIMITS = [
 ] as const;
 
 type Item =
-  | { kind: 'dispatch'; label: string; prep: Prepared | Promise<Prepared>; buffers: GPUBuffer[]; params: Uint32Array; grid: [number, number] }
+  | { kind: 'dispatch'; label: string; prep: Prepared | Promise<Prepared>; buffers: GPUBufferBinding[]; params: Uint32Array; grid: [number, number] }
   | { kind: 'encode'; label: string; encode(encoder: GPUCommandEncoder): void; wait?: Promise<unknown> };
 
 /** Work queued for one submit, and the buffers to free once it is submitted. */
@@ -251,9 +265,10 @@ export class GpuRuntime {
     this.check();
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     const lim = this.limits;
-    if (size > lim.maxStorageBufferBindingSize || size > lim.maxBufferSize) {
-      throw new Error(`deepfried: ${label} needs ${bytes} bytes, over this device's limit ` +
-        `(maxStorageBufferBindingSize ${lim.maxStorageBufferBindingSize}, maxBufferSize ${lim.maxBufferSize})`);
+    // A tensor may be larger than one binding (ops that take such tensors bind Slices of them;
+    // any other binds it whole and throws naming the limit): only maxBufferSize bounds it.
+    if (size > lim.maxBufferSize) {
+      throw new Error(`deepfried: ${label} needs ${bytes} bytes, over this device's limit (maxBufferSize ${lim.maxBufferSize})`);
     }
     const pooled = this.#pool.get(size)?.pop();
     if (pooled) { this.#pooledBytes -= size; return pooled; }
@@ -415,16 +430,20 @@ export class GpuRuntime {
   /** Pipeline compiles so far (cache misses). */
   get compiles(): number { return this.#pipelines.misses; }
 
-  #buffersOf(label: string, d: Dispatch): GPUBuffer[] {
-    return d.buffers.map((b) => {
+  #buffersOf(label: string, d: Dispatch): GPUBufferBinding[] {
+    return d.buffers.map((b0, j) => {
+      const b = b0 instanceof Slice ? b0.of : b0;
+      let buffer: GPUBuffer;
       if (b instanceof Tensor) {
         if (b.rt !== this) throw new Error(`deepfried: ${label}: a tensor [${b.shape}] of another runtime was passed (tensors cannot cross runtimes)`);
-        return b.buffer;
-      }
-      if ('shape' in b) throw new Error(`deepfried: ${label}: a graph value [${(b as TensorRef).shape}] was passed to an eager op (graph values have buffers only inside their compiled graph)`);
-      return b;
+        buffer = b.buffer;
+      } else if ('shape' in b) {
+        throw new Error(`deepfried: ${label}: a graph value [${(b as TensorRef).shape}] was passed to an eager op (graph values have buffers only inside their compiled graph)`);
+      } else buffer = b;
+      return bindingOf(this.limits, label, d.kernel, j, buffer, b0 instanceof Slice ? b0 : undefined);
     });
   }
+
 
   /** @internal Appends dispatches to the open batch. Everything that can fail on the host fails
    * here (params, buffer bindings, grid limits), so a bad call throws at the call. */

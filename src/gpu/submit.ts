@@ -31,12 +31,28 @@ export function packParams(kernel: KernelInstance, values: Params): Uint32Array 
   return u;
 }
 
+/** What one storage binding of a dispatch binds: a whole buffer (its size checked against the
+ * device's maxStorageBufferBindingSize, naming the op, kernel and binding) or a range of one. */
+export function bindingOf(limits: GPUSupportedLimits, where: string, kernel: KernelInstance, j: number, buffer: GPUBuffer, range?: { offset: number; size: number }): GPUBufferBinding {
+  const size = range ? range.size : buffer.size;
+  const name = kernel.bindings[j]?.name ?? `#${j + 1}`;
+  if (size > limits.maxStorageBufferBindingSize) {
+    throw new Error(`deepfried: ${where}: kernel ${kernel.name} binds ${size} bytes as "${name}", over this device's limit (maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize})`);
+  }
+  if (!range) return { buffer };
+  if (range.offset % limits.minStorageBufferOffsetAlignment || range.offset + range.size > buffer.size) {
+    throw new Error(`deepfried: ${where}: kernel ${kernel.name} binds bytes ${range.offset}…${range.offset + range.size} of a ${buffer.size}-byte buffer as "${name}" (offsets are multiples of ${limits.minStorageBufferOffsetAlignment}, inside the buffer)`);
+  }
+  return { buffer, offset: range.offset, size: range.size };
+}
+
 /** A dispatch whose buffers are known: what gets bound. */
 export interface Unbound {
   label: string;
   kernel: KernelInstance;
   layout: GPUBindGroupLayout;
-  buffers: readonly GPUBuffer[];
+  /** One per storage binding: a whole buffer, or a range of one (a Slice resolved). */
+  buffers: readonly GPUBufferBinding[];
   params: Uint32Array;
   grid: readonly [number, number];
 }
@@ -78,7 +94,7 @@ export function bindAll(device: GPUDevice, createBuffer: (d: GPUBufferDescriptor
       layout: it.layout,
       entries: [
         { binding: 0, resource: { buffer: uniform, offset: offsets[i]!, size: it.params.byteLength } },
-        ...it.buffers.map((b, j) => ({ binding: j + 1, resource: { buffer: b } })),
+        ...it.buffers.map((b, j) => ({ binding: j + 1, resource: b })),
       ],
     });
     return { label: it.label, kernel: k.name, pipeline: null, group, grid: it.grid };

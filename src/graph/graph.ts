@@ -3,9 +3,9 @@
 // values share a buffer when their lifetimes in the dispatch sequence do not overlap), compiles
 // every pipeline, and binds every dispatch once. Running the step then only records the prebuilt
 // dispatches into the runtime's queue (src/gpu/submit.ts encodeBound) and submits them.
-import { type DType, type Dispatch, type EncodeContext, type GpuRuntime, Tensor, type TensorRef } from '../gpu/runtime.js';
+import { type DType, type Dispatch, type EncodeContext, type GpuRuntime, Slice, Tensor, type TensorRef } from '../gpu/runtime.js';
 import { checkShape, shapeSize } from '../gpu/runtime.js';
-import { encodeBound, grid, packParams, type Bound, type PassTimer } from '../gpu/submit.js';
+import { bindingOf, encodeBound, grid, packParams, type Bound, type PassTimer } from '../gpu/submit.js';
 import type { Tuning } from '../gpu/tuning.js';
 
 /** A value of a graph being built: a shape and a lifetime in the step, and a buffer only inside
@@ -95,7 +95,8 @@ export class GraphBuilder {
     for (const d of build(this.ctx)) {
       const at = this.dispatches.length;
       this.dispatches.push({ label, d });
-      for (const b of d.buffers) {
+      for (const b0 of d.buffers) {
+        const b = b0 instanceof Slice ? b0.of : b0;
         if (b instanceof GraphValue && b.graph !== this.label) throw new Error(`deepfried: ${this.label}: ${label} uses a value of another graph (${b.graph})`);
         const l = this.#lifetime(b);
         if (l) { l.first = Math.min(l.first, at); l.last = Math.max(l.last, at); }
@@ -126,10 +127,12 @@ export class GraphBuilder {
       }
       return b as GPUBuffer;
     };
+    const binding = (label: string, d: Dispatch) => d.buffers.map((b, j) =>
+      bindingOf(rt.limits, `${this.label}: ${label}`, d.kernel, j, resolve(b instanceof Slice ? b.of : b), b instanceof Slice ? b : undefined));
     let b: ReturnType<GpuRuntime['bind']>;
     try {
       b = rt.bind(this.label, this.dispatches.map(({ label, d }) => ({
-        label, kernel: d.kernel, layout: rt.layoutOf(d.kernel), buffers: d.buffers.map(resolve), params: packParams(d.kernel, d.params),
+        label, kernel: d.kernel, layout: rt.layoutOf(d.kernel), buffers: binding(label, d), params: packParams(d.kernel, d.params),
         grid: grid(rt.limits, d.workgroups, `${this.label}: ${label} (${d.kernel.name})`),
       })));
     } catch (e) {
