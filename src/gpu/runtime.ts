@@ -435,7 +435,7 @@ export class GpuRuntime {
       const b = b0 instanceof Slice ? b0.of : b0;
       let buffer: GPUBuffer;
       if (b instanceof Tensor) {
-        if (b.rt !== this) throw new Error(`deepfried: ${label}: a tensor [${b.shape}] of another runtime was passed (tensors cannot cross runtimes)`);
+        if (b.rt !== this) throw new Error(`deepfried: ${label}: a tensor [${b.shape}] of another runtime was passed as "${d.kernel.bindings[j]?.name}" (kernel ${d.kernel.name}; tensors cannot cross runtimes)`);
         buffer = b.buffer;
       } else if ('shape' in b) {
         throw new Error(`deepfried: ${label}: a graph value [${(b as TensorRef).shape}] was passed to an eager op (graph values have buffers only inside their compiled graph)`);

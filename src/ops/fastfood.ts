@@ -261,6 +261,7 @@ function devicePerm(rt: GpuRuntime, p: FastfoodParams): { dp: FastfoodDevicePara
 }
 
 export function fastfood(rt: GpuRuntime, x: Tensor, p: FastfoodParams): Tensor {
+  operand(OP, 'x', x); // fastfoodShape also takes a plain shape; the op takes a tensor
   const { n, outFeatures } = fastfoodShape(x, p, true);
   const { dp, done } = devicePerm(rt, p);
   try {
@@ -271,6 +272,7 @@ export function fastfood(rt: GpuRuntime, x: Tensor, p: FastfoodParams): Tensor {
 }
 
 export function fastfoodBackward(rt: GpuRuntime, x: Tensor, p: FastfoodParams, dy: Tensor): FastfoodGrads {
+  operand('fastfoodBackward', 'x', x);
   const { n, inFeatures, d, blocks, outFeatures } = fastfoodShape(x, p, true);
   expectShape('dy', dy, [n, outFeatures]);
   dtype(OP, 'dy', dy, 'f32');

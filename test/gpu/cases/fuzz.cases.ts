@@ -753,6 +753,7 @@ function fastfoodSubject(r: Rand): Subject & { legal: FastfoodProblem & { backwa
       kind: 'perm outside', arg: 'perm', detail: [row, at, big], pattern: new RegExp(`fastfood: perm is not a permutation: block ${row} has entry ${big} outside \\[0, ${d}\\) at ${at}`),
       apply: (a, m) => { a.perm = legal.permTensor ? m.tensor(outside, sh) : outside; },
     },
+    { kind: 'x a shape, not a tensor', arg: 'x', pattern: /fastfood(Backward)?: x must be a tensor, got object/, apply: (a) => { a.x = [n, inF] as unknown as Tensor; } },
     { kind: 'perm negative', arg: 'perm', pattern: /fastfood: perm is not a permutation: block 0 has entry -1 outside/, apply: (a, m) => { const p = Int32Array.from(ident()); p[0] = -1; a.perm = m.tensor(p, sh); } },
     { kind: 'perm length', arg: 'perm', pattern: new RegExp(`fastfood: perm has ${(blocks + 1) * d} entries but needs blocks·d = ${blocks * d}`), apply: (a) => { a.perm = new Uint32Array((blocks + 1) * d); } },
     { kind: 'perm shape', arg: 'perm', pattern: /fastfood: perm has shape \[[\d,]+\] but B has shape/, apply: (a, m) => { a.perm = m.tensor(new Uint32Array(blocks * d), [blocks * d, 1]); } },
@@ -760,7 +761,7 @@ function fastfoodSubject(r: Rand): Subject & { legal: FastfoodProblem & { backwa
     { kind: 'perm not a tensor', arg: 'perm', pattern: /fastfood: perm must be a Uint32Array or a u32 tensor/, apply: (a) => { a.perm = Array.from(ident()); } },
     ...(legal.permTensor ? [
       { kind: 'perm disposed', arg: 'perm', pattern: /fastfood: perm was used after dispose\(\)/, apply: (a: Args, m: Makers) => { a.perm = m.disposed(a.perm as Tensor); } },
-      { kind: 'perm of another runtime', arg: null, pattern: /fastfood(Backward)?: a tensor \[[\d,]+\] of another runtime was passed/, apply: (a: Args, m: Makers) => { a.perm = m.foreign(a.perm as Tensor); } },
+      { kind: 'perm of another runtime', arg: null, pattern: /fastfood(Backward)?: a tensor \[[\d,]+\] of another runtime was passed as "perm"/, apply: (a: Args, m: Makers) => { a.perm = m.foreign(a.perm as Tensor); } },
     ] : []),
     { kind: 'outFeatures > blocks·d', arg: 'outFeatures', pattern: new RegExp(`fastfood: outFeatures \\(${blocks * d + 1}\\) must be ≤ blocks·d`), apply: (a) => { a.outFeatures = blocks * d + 1; } },
     { kind: 'outFeatures', arg: 'outFeatures', detail: String(badOut), pattern: /fastfood: outFeatures must be a positive integer/, apply: (a) => { a.outFeatures = badOut; } },
