@@ -1,7 +1,7 @@
 // Optimizer updates and training-step bookkeeping. The step's hyper-parameters (learning rate,
 // Adam bias corrections, dropout seed) live in a small storage buffer written before each submit,
 // so one recorded step serves every iteration.
-import { family, kernel, ro, rw, type KernelInstance } from './common.js';
+import { family, kernel, ro, rw, type Element, type KernelInstance } from './common.js';
 
 export const OPTIM_WG = 64;
 export const optimWorkgroups = (n: number): number => Math.ceil(n / OPTIM_WG);
@@ -19,16 +19,24 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: ve
   ${stmt}
 }`;
 
+/** Elements per invocation of the updates: 4 (vec4 bindings, n counting vec4s) where the
+ * parameter's size is a multiple of 4. Memory-bound: on SwiftShader a vec4 copy moves 2.2× the
+ * bytes per second of an f32 one (bench baselines), and the reference net's four weight updates
+ * took 12.7 ms of a 330 ms step as f32 (Trainer.profile()). */
+export type OptimWidth = 1 | 4;
+const el = (width: OptimWidth): Element => (width === 4 ? 'vec4<f32>' : 'f32');
+const suffix = (width: OptimWidth) => (width === 4 ? '_vec4' : '');
+
 /** SGD with momentum (Caffe/PyTorch form): v = μ·v + (g + λ·w); w -= lr·m·v, m the parameter's lr multiplier. */
-const sgdKernel_ = (): KernelInstance => kernel('sgd_momentum',
-  [ro('hyper'), ro('grad'), rw('w'), rw('v')], [['n', 'u32'], ['momentum', 'f32'], ['decay', 'f32'], ['lrMul', 'f32']], body(`
+const sgdKernel_ = (width: OptimWidth): KernelInstance => kernel(`sgd_momentum${suffix(width)}`,
+  [ro('hyper'), ro('grad', el(width)), rw('w', el(width)), rw('v', el(width))], [['n', 'u32'], ['momentum', 'f32'], ['decay', 'f32'], ['lrMul', 'f32']], body(`
   let vi = P.momentum * v[i] + grad[i] + P.decay * w[i];
   v[i] = vi;
   w[i] = w[i] - lr * P.lrMul * vi;`));
 
 /** Adam with bias corrections c1 = 1/(1−β1^t), c2 = 1/(1−β2^t) from the hyper buffer; L2 decay on the gradient. */
-const adamKernel_ = (): KernelInstance => kernel('adam',
-  [ro('hyper'), ro('grad'), rw('w'), rw('m'), rw('v')],
+const adamKernel_ = (width: OptimWidth): KernelInstance => kernel(`adam${suffix(width)}`,
+  [ro('hyper'), ro('grad', el(width)), rw('w', el(width)), rw('m', el(width)), rw('v', el(width))],
   [['n', 'u32'], ['beta1', 'f32'], ['beta2', 'f32'], ['eps', 'f32'], ['decay', 'f32'], ['lrMul', 'f32']], body(`
   let gi = grad[i] + P.decay * w[i];
   let mi = P.beta1 * m[i] + (1.0 - P.beta1) * gi;

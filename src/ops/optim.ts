@@ -28,16 +28,18 @@ export interface AdamOptions {
   lrMul: number;
 }
 
-/** v = μ·v + (g + λ·w); w −= lr·lrMul·v. */
+/** v = μ·v + (g + λ·w); w −= lr·lrMul·v (4 elements per invocation where the size allows). */
 export function encodeSgd(hyper: TensorRef, grad: TensorRef, w: TensorRef, v: TensorRef, o: SgdOptions): Dispatch[] {
   for (const [n, t] of [['grad', grad], ['v', v]] as const) sameShape('sgd', n, t, 'w', w);
-  return [{ kernel: sgdKernel(), buffers: [hyper, grad, w, v], params: { n: w.size, momentum: o.momentum, decay: o.decay, lrMul: o.lrMul }, workgroups: optimWorkgroups(w.size) }];
+  const width = w.size % 4 ? 1 : 4, n = w.size / width;
+  return [{ kernel: sgdKernel(width), buffers: [hyper, grad, w, v], params: { n, momentum: o.momentum, decay: o.decay, lrMul: o.lrMul }, workgroups: optimWorkgroups(n) }];
 }
 
 /** Adam with bias corrections from `hyper` and L2 decay on the gradient. */
 export function encodeAdam(hyper: TensorRef, grad: TensorRef, w: TensorRef, m: TensorRef, v: TensorRef, o: AdamOptions): Dispatch[] {
   for (const [n, t] of [['grad', grad], ['m', m], ['v', v]] as const) sameShape('adam', n, t, 'w', w);
-  return [{ kernel: adamKernel(), buffers: [hyper, grad, w, m, v], params: { n: w.size, beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: o.lrMul }, workgroups: optimWorkgroups(w.size) }];
+  const width = w.size % 4 ? 1 : 4, n = w.size / width;
+  return [{ kernel: adamKernel(width), buffers: [hyper, grad, w, m, v], params: { n, beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: o.lrMul }, workgroups: optimWorkgroups(n) }];
 }
 
 /** acc += src (elementwise over src's elements). */

@@ -29,37 +29,38 @@ export const graphCases: GpuCase[] = [
     },
   },
   {
-    name: 'optim: SGD with momentum and decay, and Adam, match float64 over 3 steps',
+    name: 'optim: SGD with momentum and decay, and Adam, match float64 over 3 steps (vec4 and scalar kernels: 1000 and 1001 elements)',
     async run(rt) {
-      const n = 1000;
-      const w0 = randn(n, 1), gs = [randn(n, 2), randn(n, 3), randn(n, 4)];
-      const hyper = rt.zeros([HYPER.length]);
-      // SGD
-      const w = rt.tensor(w0, [n]), v = rt.zeros([n]);
-      let ref = { w: Float64Array.from(w0), v: new Float64Array(n) };
-      for (const gr of gs) {
-        const grad = rt.tensor(gr, [n]);
-        rt.write(hyper, hyperOf(0.1));
-        await runEncoded(rt, 'sgd', () => encodeSgd(hyper, grad, w, v, { momentum: 0.9, decay: 0.01, lrMul: 1 }));
-        ref = sgdRef(ref.w, ref.v, gr, 0.1, 0.9, 0.01);
-        grad.dispose();
+      for (const n of [1000, 1001]) {
+        const w0 = randn(n, 1), gs = [randn(n, 2), randn(n, 3), randn(n, 4)];
+        const hyper = rt.zeros([HYPER.length]);
+        // SGD
+        const w = rt.tensor(w0, [n]), v = rt.zeros([n]);
+        let ref = { w: Float64Array.from(w0), v: new Float64Array(n) };
+        for (const gr of gs) {
+          const grad = rt.tensor(gr, [n]);
+          rt.write(hyper, hyperOf(0.1));
+          await runEncoded(rt, 'sgd', () => encodeSgd(hyper, grad, w, v, { momentum: 0.9, decay: 0.01, lrMul: 1 }));
+          ref = sgdRef(ref.w, ref.v, gr, 0.1, 0.9, 0.01);
+          grad.dispose();
+        }
+        expectClose(await w.read(), ref.w, { atol: 1e-5, rtol: 1e-5 }, `sgd w (${n})`);
+        expectClose(await v.read(), ref.v, { atol: 1e-5, rtol: 1e-5 }, `sgd v (${n})`);
+        // Adam
+        const wa = rt.tensor(w0, [n]), m = rt.zeros([n]), va = rt.zeros([n]);
+        let ra = { w: Float64Array.from(w0), m: new Float64Array(n), v: new Float64Array(n) };
+        const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, decay: 0.001 };
+        for (let t = 1; t <= gs.length; t++) {
+          const grad = rt.tensor(gs[t - 1]!, [n]);
+          rt.write(hyper, hyperOf(o.lr, 1 / (1 - o.beta1 ** t), 1 / (1 - o.beta2 ** t)));
+          await runEncoded(rt, 'adam', () => encodeAdam(hyper, grad, wa, m, va, { beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: 1 }));
+          ra = adamRef(ra.w, ra.m, ra.v, gs[t - 1]!, { ...o, t });
+          grad.dispose();
+        }
+        expectClose(await wa.read(), ra.w, { atol: 1e-5, rtol: 1e-4 }, `adam w (${n})`);
+        expectClose(await m.read(), ra.m, { atol: 1e-6, rtol: 1e-5 }, `adam m (${n})`);
+        for (const t of [hyper, w, v, wa, m, va]) t.dispose();
       }
-      expectClose(await w.read(), ref.w, { atol: 1e-5, rtol: 1e-5 }, 'sgd w');
-      expectClose(await v.read(), ref.v, { atol: 1e-5, rtol: 1e-5 }, 'sgd v');
-      // Adam
-      const wa = rt.tensor(w0, [n]), m = rt.zeros([n]), va = rt.zeros([n]);
-      let ra = { w: Float64Array.from(w0), m: new Float64Array(n), v: new Float64Array(n) };
-      const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, decay: 0.001 };
-      for (let t = 1; t <= gs.length; t++) {
-        const grad = rt.tensor(gs[t - 1]!, [n]);
-        rt.write(hyper, hyperOf(o.lr, 1 / (1 - o.beta1 ** t), 1 / (1 - o.beta2 ** t)));
-        await runEncoded(rt, 'adam', () => encodeAdam(hyper, grad, wa, m, va, { beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: 1 }));
-        ra = adamRef(ra.w, ra.m, ra.v, gs[t - 1]!, { ...o, t });
-        grad.dispose();
-      }
-      expectClose(await wa.read(), ra.w, { atol: 1e-5, rtol: 1e-4 }, 'adam w');
-      expectClose(await m.read(), ra.m, { atol: 1e-6, rtol: 1e-5 }, 'adam m');
-      for (const t of [hyper, w, v, wa, m, va]) t.dispose();
     },
   },
   {
