@@ -5,7 +5,7 @@ import type { GpuRuntime, Tensor, TensorRef } from '../gpu/runtime.js';
 import type { Tuning } from '../gpu/tuning.js';
 import { encodeAccumulate, encodeLossGuard } from '../ops/optim.js';
 import { encodeSoftmaxCrossEntropy } from '../ops/softmax_xent.js';
-import type { BuildContext, Node, Param } from './layers.js';
+import { fusedRelu, type BuildContext, type Conv2d, type Linear, type Node, type Param, type ReLU } from './layers.js';
 import type { Sequential } from './model.js';
 
 export interface ForwardGraph {
@@ -25,9 +25,10 @@ export interface ForwardGraph {
 
 /** Emits the forward pass of `model` at batch size `batch` (training: dropout on, activations
  * saved for backward, gradients through `grads`), plus the loss and its running sums unless
- * `loss` is false. */
+ * `loss` is false. A Linear or Conv2d followed by a ReLU compiles as one kernel unless `fuse` is
+ * false (Trainer.diagnose(), which reads every layer's own output). */
 export function buildForward(rt: GpuRuntime, model: Sequential, batch: number,
-  o: { train: boolean; hyper?: Tensor; loss: boolean; grads?: Map<Param, GraphValue>; tuning?: Tuning }): ForwardGraph {
+  o: { train: boolean; hyper?: Tensor; loss: boolean; grads?: Map<Param, GraphValue>; tuning?: Tuning; fuse?: boolean }): ForwardGraph {
   const g = new GraphBuilder(rt, `${o.train ? 'train' : o.loss ? 'eval' : 'predict'} ${model.name} batch ${batch}`, o.tuning);
   // the graph's own tensors: never disposed by an rt.tidy() that happens to compile it
   const x = rt.keep(rt.empty([batch, ...model.inputShape], 'f32', 'batch x'));
@@ -43,7 +44,19 @@ export function buildForward(rt: GpuRuntime, model: Sequential, batch: number,
   };
   const nodes: Node[] = [];
   let h: TensorRef = x;
-  for (const l of model.layers) { const n = l.compile(c, h); nodes.push(n); h = n.y; }
+  const layers = model.layers;
+  for (let i = 0; i < layers.length; i++) {
+    if (o.fuse !== false && fusedRelu(layers, i)) { // conv/linear + ReLU as one kernel; nodes stay one per layer
+      const n = (layers[i] as Linear | Conv2d).compile(c, h, true);
+      nodes.push(n, (layers[i + 1] as ReLU).compileFused(c, n.y));
+      h = n.y;
+      i++;
+      continue;
+    }
+    const n = layers[i]!.compile(c, h);
+    nodes.push(n);
+    h = n.y;
+  }
   if (h.shape.length !== 2) throw new Error(`deepfried: ${model.name} ends in shape [${h.shape}], expected logits [batch, classes]`);
   const out: ForwardGraph = { g, x, labels, nodes, logits: h, classes: h.shape[1]!, acc: [] };
   if (!o.loss) {

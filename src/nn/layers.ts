@@ -189,9 +189,10 @@ export class Conv2d extends Layer {
     this.w = this.param(rt, 'weight', [this.cout, this.cin, this.kh, this.kw], xavier(fanIn)(this.cout * fanIn, rand), { decay: true });
     this.b = this.param(rt, 'bias', [this.cout], new Float32Array(this.cout));
   }
-  compile(c: BuildContext, x: TensorRef): Node {
-    const y = c.g.value(this.outShape(x.shape), 'f32', 'conv y');
-    c.g.emit('conv2d', (ctx) => encodeConv2d(ctx, x, this.w.value, this.b.value, y, this.opts));
+  /** `relu`: the ReLU that follows is applied in the conv kernel's epilogue (see fusedRelu()). */
+  compile(c: BuildContext, x: TensorRef, relu = false): Node {
+    const y = c.g.value(this.outShape(x.shape), 'f32', relu ? 'conv+relu y' : 'conv y');
+    c.g.emit(relu ? 'conv2d+relu' : 'conv2d', (ctx) => encodeConv2d(ctx, x, this.w.value, this.b.value, y, { ...this.opts, relu }));
     return {
       y,
       backward: (dy, needDx) => {
@@ -277,6 +278,28 @@ export class ReLU extends Layer {
       },
     };
   }
+  /** The node of a ReLU whose forward the layer before it applied in its epilogue (`y` is that
+   * layer's output, already max(·, 0)): no forward dispatch; the backward masks with y, since
+   * y > 0 exactly where the input was. */
+  compileFused(c: BuildContext, y: TensorRef): Node {
+    return {
+      y,
+      backward: (dy, needDx) => {
+        if (!needDx) return null;
+        const dx = c.g.value(y.shape, 'f32', 'relu dx');
+        c.g.emit('relu backward', () => encodeReluBackward(y, dy, dx));
+        return dx;
+      },
+    };
+  }
+}
+
+/** Whether layers[i] and the ReLU at layers[i + 1] compile as one kernel (a conv or matmul with a
+ * ReLU epilogue): one dispatch and one activation less per pair in every graph; exact (the same
+ * f32 result). Only deepfried's own Linear and Conv2d (a subclass may compile differently). */
+export function fusedRelu(layers: readonly Layer[], i: number): boolean {
+  const l = layers[i], next = layers[i + 1];
+  return next instanceof ReLU && (l?.constructor === Linear || l?.constructor === Conv2d);
 }
 
 /** Collapses every dimension after the batch. */
@@ -341,9 +364,10 @@ export class Linear extends Layer {
     this.w = this.param(rt, 'weight', [this.outFeatures, this.inFeatures], xavier(this.inFeatures)(this.outFeatures * this.inFeatures, rand), { decay: true });
     this.b = this.param(rt, 'bias', [this.outFeatures], new Float32Array(this.outFeatures));
   }
-  compile(c: BuildContext, x: TensorRef): Node {
-    const y = c.g.value(this.outShape(x.shape), 'f32', 'linear y');
-    c.g.emit('linear', (ctx) => encodeLinear(ctx, x, this.w.value, this.b.value, y));
+  /** `relu`: the ReLU that follows is applied in the matmul's epilogue (see fusedRelu()). */
+  compile(c: BuildContext, x: TensorRef, relu = false): Node {
+    const y = c.g.value(this.outShape(x.shape), 'f32', relu ? 'linear+relu y' : 'linear y');
+    c.g.emit(relu ? 'linear+relu' : 'linear', (ctx) => encodeLinear(ctx, x, this.w.value, this.b.value, y, { relu }));
     return {
       y,
       backward: (dy, needDx) => {

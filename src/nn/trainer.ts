@@ -236,7 +236,8 @@ export class Trainer {
       for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) bad++;
       if (bad) badParams.push(`${p.path} (${bad} of ${v.length} values)`);
     }
-    const f = buildForward(rt, model, this.opts.batch, { train: false, loss: false, tuning: this.tuning });
+    // unfused: a ReLU epilogue's max(NaN, 0) may be 0, hiding the layer whose output went bad
+    const f = buildForward(rt, model, this.opts.batch, { train: false, loss: false, tuning: this.tuning, fuse: false });
     f.g.keep(...f.nodes.map((n) => n.y));
     const c = compileForward(f);
     try {
