@@ -4,6 +4,7 @@
 // (ctx) => encodeX(ctx, …))` records them as one compute pass into your GPUCommandEncoder, on
 // buffers you own (`rt.wrap(buffer, shape)`), and you submit.
 export type { Dispatch, EncodeContext, TensorRef } from './gpu/runtime.js';
+export { Slice } from './gpu/runtime.js';
 export type { KernelInstance, KernelFamily, BindingDecl } from '../kernels/common.js';
 
 export { encodeConv2d, encodeConv2dBackward, conv2dShape } from './ops/conv2d.js';

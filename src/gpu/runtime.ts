@@ -595,12 +595,12 @@ export class GpuRuntime {
   async #settle(): Promise<void> {
     await this.#tail;
     while (this.#scopes.length) await Promise.all(this.#scopes.splice(0));
+    const e = this.#error;
+    this.#error = null;
+    // An uncaptured error names the cause (a buffer the device could not allocate, say); the batch
+    // error it caused (work on that invalid buffer) goes with it, so the next call runs normally.
     this.check();
-    if (this.#error) {
-      const e = this.#error;
-      this.#error = null;
-      throw e;
-    }
+    if (e) throw e;
   }
 
   /** Submits the queued work and waits until the GPU has finished it; a GPU error of any queued op rejects here, naming the op. */

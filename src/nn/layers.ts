@@ -268,19 +268,11 @@ export class ReLU extends Layer {
   compile(c: BuildContext, x: TensorRef): Node {
     const y = c.g.value(x.shape, 'f32', 'relu y');
     c.g.emit('relu', () => encodeRelu(x, y));
-    return {
-      y,
-      backward: (dy, needDx) => {
-        if (!needDx) return null;
-        const dx = c.g.value(x.shape, 'f32', 'relu dx');
-        c.g.emit('relu backward', () => encodeReluBackward(x, dy, dx));
-        return dx;
-      },
-    };
+    return this.compileFused(c, y);
   }
-  /** The node of a ReLU whose forward the layer before it applied in its epilogue (`y` is that
-   * layer's output, already max(·, 0)): no forward dispatch; the backward masks with y, since
-   * y > 0 exactly where the input was. */
+  /** The node of a ReLU whose output y = max(x, 0) exists: emitted by compile(), or by the layer
+   * before it in its epilogue (fusedRelu(); then no forward dispatch). The backward masks with y,
+   * which is > 0 exactly where x is. */
   compileFused(c: BuildContext, y: TensorRef): Node {
     return {
       y,
