@@ -21,6 +21,8 @@ const BUFFER_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST 
 /** Dispatches a batch collects before it is submitted without being asked: 300 chained ReLUs on
  * [1, 256] then cost 3 submits. */
 const MAX_BATCH = 128;
+/** Allocations from this size on are checked for out-of-memory in an error scope (createBuffer). */
+const CHECKED_ALLOCATION = 2 ** 20;
 
 /** Bytes [offset, offset + size) of a tensor's (or buffer's) memory bound to one binding: how an
  * op works through a tensor larger than one binding may be (maxStorageBufferBindingSize), a piece
@@ -165,6 +167,10 @@ export class GpuRuntime {
   #tail: Promise<void> = Promise.resolve();
   /** The first error of submitted work, thrown by the next read()/sync(). */
   #error: Error | null = null;
+  /** Error scopes of large allocations not yet settled (createBuffer). */
+  #allocChecks: Promise<void>[] = [];
+  /** Buffers the device could not allocate: never pooled, and work using them is not submitted. */
+  readonly #invalid = new WeakSet<GPUBuffer>();
   #scopes: Promise<void>[] = [];
   #tidy: Set<Tensor>[] = [];
   readonly #ctx: EncodeContext;
@@ -252,7 +258,19 @@ export class GpuRuntime {
   // ---------------------------------------------------------------- buffers and tensors
   /** @internal Every GPU buffer deepfried makes goes through here, so stats().liveBuffers counts them all. */
   createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
+    // An allocation the device cannot back (limits allow it, memory does not: SwiftShader at 1 GiB)
+    // yields an invalid buffer and an out-of-memory error later. Large ones are checked in an error
+    // scope: the batch that would use such a buffer is not submitted, and its error names the buffer.
+    const checked = desc.size >= CHECKED_ALLOCATION;
+    if (checked) this.device.pushErrorScope('out-of-memory');
     const b = this.device.createBuffer(desc);
+    if (checked) {
+      this.#allocChecks.push(this.device.popErrorScope().then((e) => {
+        if (!e) return;
+        this.#invalid.add(b);
+        this.#error ??= new Error(`deepfried: ${desc.label ?? 'a buffer'}: the GPU is out of memory: it could not allocate ${desc.size} bytes (${e.message})`);
+      }, () => {}));
+    }
     this.#buffers.add(b);
     this.#liveBytes += b.size;
     const destroy = b.destroy.bind(b);
@@ -288,7 +306,7 @@ export class GpuRuntime {
   }
 
   #pool1(buffer: GPUBuffer): void {
-    if (this.#lost !== null || this.#pooledBytes + buffer.size > 256 * 2 ** 20) {
+    if (this.#lost !== null || this.#invalid.has(buffer) || this.#pooledBytes + buffer.size > 256 * 2 ** 20) {
       buffer.destroy();
       return;
     }
@@ -549,6 +567,8 @@ export class GpuRuntime {
       if (waits.length) {
         await Promise.all(waits.map(async (it) => { if (it.kind === 'dispatch') it.prep = await it.prep; else await it.wait; }));
       }
+      if (this.#allocChecks.length) await Promise.all(this.#allocChecks.splice(0));
+      if (this.#error) return; // a buffer this batch may use could not be allocated
       d.pushErrorScope('out-of-memory');
       d.pushErrorScope('validation');
       const labels = new Set<string>();
@@ -594,7 +614,7 @@ export class GpuRuntime {
   /** Waits for submitted batches and their error scopes; throws the first error of queued work. */
   async #settle(): Promise<void> {
     await this.#tail;
-    while (this.#scopes.length) await Promise.all(this.#scopes.splice(0));
+    while (this.#scopes.length || this.#allocChecks.length) await Promise.all([...this.#scopes.splice(0), ...this.#allocChecks.splice(0)]);
     const e = this.#error;
     this.#error = null;
     // An uncaptured error names the cause (a buffer the device could not allocate, say); the batch
