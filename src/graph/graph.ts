@@ -69,8 +69,9 @@ export class GraphBuilder {
     const v = new GraphValue(this.label, [...shape], dtype, label);
     const bytes = v.size * 4;
     const lim = this.rt.limits;
-    if (bytes > lim.maxStorageBufferBindingSize || bytes > lim.maxBufferSize) {
-      throw new Error(`deepfried: ${this.label}: ${label} [${shape}] needs ${bytes} bytes, over this device's limit (maxStorageBufferBindingSize ${lim.maxStorageBufferBindingSize})`);
+    // larger than one binding is allowed (ops that bind Slices of it; compile() checks every binding)
+    if (bytes > lim.maxBufferSize) {
+      throw new Error(`deepfried: ${this.label}: ${label} [${shape}] needs ${bytes} bytes, over this device's limit (maxBufferSize ${lim.maxBufferSize})`);
     }
     this.#lifetimes.set(v, { value: v, bytes, first: Infinity, last: -1 });
     return v;

@@ -167,9 +167,9 @@ export class Trainer {
       const decay = p.decay ? o.weightDecay ?? 0 : 0;
       const state = (o.kind === 'sgd' ? [0] : [0, 1]).map(() => rt.keep(rt.zeros(p.shape)));
       this.#state.set(p, state);
-      f.g.emit(`${o.kind} ${p.name}`, () => o.kind === 'sgd'
-        ? encodeSgd(this.hyper, grad, p.value, state[0]!, { momentum: o.momentum ?? 0.9, decay, lrMul: p.scale ** 2 })
-        : encodeAdam(this.hyper, grad, p.value, state[0]!, state[1]!, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8, decay, lrMul: p.scale }));
+      f.g.emit(`${o.kind} ${p.name}`, (ctx) => o.kind === 'sgd'
+        ? encodeSgd(this.hyper, grad, p.value, state[0]!, { momentum: o.momentum ?? 0.9, decay, lrMul: p.scale ** 2 }, ctx.limits)
+        : encodeAdam(this.hyper, grad, p.value, state[0]!, state[1]!, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8, decay, lrMul: p.scale }, ctx.limits));
     }
     this.#train = compileForward(f);
   }

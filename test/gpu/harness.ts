@@ -72,3 +72,11 @@ export async function runEncoded(rt: Runtime, label: string, build: (ctx: Encode
   rt.op(label, () => ({}), (_o, ctx) => build(ctx));
   await rt.sync();
 }
+
+/** The device's limits with maxStorageBufferBindingSize lowered to `bytes`: an EncodeContext given
+ * these makes ops split their bindings as on a device with a smaller limit. */
+export function loweredLimits(rt: Runtime, bytes: number): GPUSupportedLimits {
+  const lim: Record<string, number> = {};
+  for (const k in rt.limits) lim[k] = (rt.limits as unknown as Record<string, number>)[k]!;
+  return { ...lim, maxStorageBufferBindingSize: bytes } as unknown as GPUSupportedLimits;
+}

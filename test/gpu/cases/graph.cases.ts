@@ -5,7 +5,7 @@ import { GraphBuilder, type GraphValue } from '../../../src/graph/graph.js';
 import { encodeDropout, encodeRelu } from '../../../src/ops/elementwise.js';
 import { encodeAdam, encodeSgd } from '../../../src/ops/optim.js';
 import { adamRef, sgdRef } from '../../../src/reference/optim.js';
-import { expectClose, expectEqual, randn, runEncoded, type GpuCase } from '../harness.js';
+import { expectClose, expectEqual, loweredLimits, randn, runEncoded, type GpuCase } from '../harness.js';
 
 const hyperOf = (lr: number, c1 = 0, c2 = 0, seed = 0) => { const h = new Float32Array(HYPER.length); h[HYPER.lr] = lr; h[HYPER.adamC1] = c1; h[HYPER.adamC2] = c2; h[HYPER.seed] = seed; return h; };
 
@@ -29,9 +29,10 @@ export const graphCases: GpuCase[] = [
     },
   },
   {
-    name: 'optim: SGD with momentum and decay, and Adam, match float64 over 3 steps (vec4 and scalar kernels: 1000 and 1001 elements)',
+    name: 'optim: SGD with momentum and decay, and Adam, match float64 over 3 steps (vec4 and scalar kernels: 1000 and 1001 elements; in blocks under a lowered binding limit)',
     async run(rt) {
-      for (const n of [1000, 1001]) {
+      // 1000: vec4 kernels; 1001: scalar; and 1001 with the binding limit lowered to 256 elements (four blocks)
+      for (const [n, limits] of [[1000, undefined], [1001, undefined], [1001, loweredLimits(rt, 1034)]] as const) {
         const w0 = randn(n, 1), gs = [randn(n, 2), randn(n, 3), randn(n, 4)];
         const hyper = rt.zeros([HYPER.length]);
         // SGD
@@ -40,12 +41,12 @@ export const graphCases: GpuCase[] = [
         for (const gr of gs) {
           const grad = rt.tensor(gr, [n]);
           rt.write(hyper, hyperOf(0.1));
-          await runEncoded(rt, 'sgd', () => encodeSgd(hyper, grad, w, v, { momentum: 0.9, decay: 0.01, lrMul: 1 }));
+          await runEncoded(rt, 'sgd', () => encodeSgd(hyper, grad, w, v, { momentum: 0.9, decay: 0.01, lrMul: 1 }, limits));
           ref = sgdRef(ref.w, ref.v, gr, 0.1, 0.9, 0.01);
           grad.dispose();
         }
-        expectClose(await w.read(), ref.w, { atol: 1e-5, rtol: 1e-5 }, `sgd w (${n})`);
-        expectClose(await v.read(), ref.v, { atol: 1e-5, rtol: 1e-5 }, `sgd v (${n})`);
+        expectClose(await w.read(), ref.w, { atol: 1e-5, rtol: 1e-5 }, `sgd w (${n}${limits ? ', blocks' : ''})`);
+        expectClose(await v.read(), ref.v, { atol: 1e-5, rtol: 1e-5 }, `sgd v (${n}${limits ? ', blocks' : ''})`);
         // Adam
         const wa = rt.tensor(w0, [n]), m = rt.zeros([n]), va = rt.zeros([n]);
         let ra = { w: Float64Array.from(w0), m: new Float64Array(n), v: new Float64Array(n) };
@@ -53,12 +54,12 @@ export const graphCases: GpuCase[] = [
         for (let t = 1; t <= gs.length; t++) {
           const grad = rt.tensor(gs[t - 1]!, [n]);
           rt.write(hyper, hyperOf(o.lr, 1 / (1 - o.beta1 ** t), 1 / (1 - o.beta2 ** t)));
-          await runEncoded(rt, 'adam', () => encodeAdam(hyper, grad, wa, m, va, { beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: 1 }));
+          await runEncoded(rt, 'adam', () => encodeAdam(hyper, grad, wa, m, va, { beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: 1 }, limits));
           ra = adamRef(ra.w, ra.m, ra.v, gs[t - 1]!, { ...o, t });
           grad.dispose();
         }
-        expectClose(await wa.read(), ra.w, { atol: 1e-5, rtol: 1e-4 }, `adam w (${n})`);
-        expectClose(await m.read(), ra.m, { atol: 1e-6, rtol: 1e-5 }, `adam m (${n})`);
+        expectClose(await wa.read(), ra.w, { atol: 1e-5, rtol: 1e-4 }, `adam w (${n}${limits ? ', blocks' : ''})`);
+        expectClose(await m.read(), ra.m, { atol: 1e-6, rtol: 1e-5 }, `adam m (${n}${limits ? ', blocks' : ''})`);
         for (const t of [hyper, w, v, wa, m, va]) t.dispose();
       }
     },

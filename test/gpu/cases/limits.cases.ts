@@ -8,8 +8,12 @@ import { seeded } from '../../../src/util/random.js';
 import { createRuntime, type Runtime } from '../../../src/api.js';
 import { encodeLinear, encodeLinearBackward } from '../../../src/ops/linear.js';
 import { linearBackwardRef, linearRef } from '../../../src/reference/linear.js';
+import { softmaxXentBackwardRef } from '../../../src/reference/softmax_xent.js';
+import { Linear } from '../../../src/nn/layers.js';
+import { Sequential } from '../../../src/nn/model.js';
+import { compileTrainer } from '../../../src/nn/trainer.js';
 import { provideNavigatorGpu } from '../../../src/gpu/acquire.js';
-import { expectClose, expectThrows, randn, runEncoded, withTuning, type GpuCase } from '../harness.js';
+import { expectClose, expectThrows, loweredLimits, randn, runEncoded, withTuning, type GpuCase } from '../harness.js';
 
 const U = 2 ** -24;
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -81,11 +85,7 @@ export const limitsCases: GpuCase[] = [
   {
     name: 'limits: a linear weight larger than one binding is worked through in row blocks (forward with bias and ReLU, dx, dw, db vs float64; binding limit lowered to 64 or 128 rows: ragged last block, scalar and vec4 paths); none fitting is an error naming the limit',
     async run(rt) {
-      const lowered = (bytes: number) => {
-        const lim: Record<string, number> = {};
-        for (const k in rt.limits) lim[k] = (rt.limits as unknown as Record<string, number>)[k]!;
-        return { ...lim, maxStorageBufferBindingSize: bytes } as unknown as GPUSupportedLimits;
-      };
+      const lowered = (bytes: number) => loweredLimits(rt, bytes);
       for (const [n, fin, fout, rows] of [[5, 37, 150, 64], [3, 64, 200, 128]] as const) {
         const xs = randn(n * fin, fin), ws = randn(fout * fin, fin + 1, 0.2), bs = randn(fout, fin + 2), dys = randn(n * fout, fin + 3);
         const x = rt.tensor(xs, [n, fin]), w = rt.tensor(ws, [fout, fin]), b = rt.tensor(bs, [fout]), dy = rt.tensor(dys, [n, fout]);
@@ -106,7 +106,7 @@ export const limitsCases: GpuCase[] = [
   {
     // Node only: 8 s of 134 MB uploads and reads; Chrome binds by the same WebGPU rules, and the
     // case above runs the same block code there (the Chrome file is npm test's longest).
-    name: 'limits (Node): on a device with default limits (128 MiB bindings), a 134 MB linear weight (8192 → 4100) runs forward and backward against float64; a kernel binding it whole is an error naming the binding and the limit',
+    name: 'limits (Node): on a device with default limits (128 MiB bindings), a 134 MB linear weight (8192 → 4100) runs forward and backward against float64, and a Linear layer of that size takes a compiled SGD step matching float64; a kernel binding it whole is an error naming the binding and the limit',
     async run() {
       if (!isNode) return;
       await provideNavigatorGpu(); // Node: Dawn's navigator.gpu (a no-op in a browser)
@@ -135,6 +135,22 @@ export const limitsCases: GpuCase[] = [
         for (const v of [g.dx, g.dw, g.db]) v.dispose();
         await expectThrows(() => rt!.relu(w), new RegExp(`relu: kernel relu\\w* binds ${fout * fin * 4} bytes as "x", over this device's limit \\(maxStorageBufferBindingSize ${lim}\\)`), 'a whole binding past the limit');
         expectClose(await rt.linear(x, w, b).read(), yr, t, 'y afterwards');
+        for (const v of [x, w, b, dy, y]) v.dispose();
+        // the Linear layer trains: one compiled SGD step (dw and the update a block at a time) vs float64
+        const model = new Sequential([new Linear(fin, fout)], [fin], 'wide').init(rt, 5);
+        const L = model.layers[0] as Linear, w0 = await L.w.value.read(), b0 = await L.b.value.read();
+        const trainer = await compileTrainer(rt, model, { batch: n, optimizer: { kind: 'sgd', lr: 0.5, momentum: 0.9 } });
+        const labels = Int32Array.from([7, 4099]), lr = 0.5;
+        await trainer.step(xs, labels);
+        const dz = softmaxXentBackwardRef(linearRef(xs, w0, b0, n, fin, fout), labels, n, fout);
+        const w1 = await L.w.value.read(), b1 = await L.b.value.read();
+        const wRows = [7, 4099, 0, 4095, 4096, 3000];
+        const wRef = Float64Array.from(wRows.flatMap((o) => Array.from({ length: fin }, (_, i) => w0[o * fin + i]! - lr * (dz[o]! * xs[i]! + dz[fout + o]! * xs[fin + i]!))));
+        const wGot = Float64Array.from(wRows.flatMap((o) => Array.from(w1.subarray(o * fin, (o + 1) * fin))));
+        expectClose(wGot, wRef, { atol: 2e-6, rtol: 1e-5 }, 'trained w rows (labels 7 and 4099 on each side of the block edge)');
+        expectClose(b1, Float64Array.from(b0, (v, o) => v - lr * (dz[o]! + dz[fout + o]!)), { atol: 2e-6, rtol: 1e-5 }, 'trained b');
+        trainer.destroy();
+        model.dispose();
       } finally {
         rt?.destroy();
         device.destroy();
