@@ -95,7 +95,9 @@ async function servePage(portText: string, quick: boolean, filter?: string): Pro
 
 async function runInChrome(opts: SuiteOptions, log: (l: string) => void): Promise<BenchResults> {
   const { openInChrome } = await import('../examples/chrome.js');
-  const s = await openInChrome(join(here, 'browser-entry.ts'), '__deepfriedBench');
+  // cross-origin isolated, so that jax-js's wasm backend gets its worker threads (the strongest
+  // configuration a web app can give it; without isolation it runs on one core)
+  const s = await openInChrome(join(here, 'browser-entry.ts'), '__deepfriedBench', undefined, undefined, true);
   try {
     s.page.on('console', (m) => { if (m.type() === 'log') log(m.text()); });
     const json = await s.page.evaluate((o) => (globalThis as unknown as { __deepfriedBench: { run(o: unknown): Promise<string> } }).__deepfriedBench.run(o), opts);

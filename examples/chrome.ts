@@ -31,8 +31,10 @@ const TYPES: Record<string, string> = {
 
 export interface Served { url: string; close(): Promise<void> }
 
-/** Serves `entry` bundled by esbuild as /app.js behind a minimal page, plus extra routes (URL path → file). */
-export async function serveBundle(entry: string, routes: Record<string, string> = {}, html?: string, port = 0): Promise<Served> {
+/** Serves `entry` bundled by esbuild as /app.js behind a minimal page, plus extra routes (URL path → file).
+ * `isolated`: every response carries COOP/COEP, so the page is cross-origin isolated
+ * (SharedArrayBuffer, hence worker threads for wasm libraries such as jax-js's backend). */
+export async function serveBundle(entry: string, routes: Record<string, string> = {}, html?: string, port = 0, isolated = false): Promise<Served> {
   const built = await esbuild.build({
     entryPoints: [resolve(entry)], bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
     write: false, logLevel: 'silent', external: ['webgpu', 'node:*'],
@@ -42,6 +44,10 @@ export async function serveBundle(entry: string, routes: Record<string, string> 
   const server: Server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     try {
+      if (isolated) {
+        res.setHeader('cross-origin-opener-policy', 'same-origin');
+        res.setHeader('cross-origin-embedder-policy', 'require-corp');
+      }
       if (path === '/' || path === '/index.html') return send(res, 'text/html', page);
       if (path === '/app.js') return send(res, 'text/javascript', js);
       if (path === '/favicon.ico') return void res.writeHead(204).end();
@@ -67,8 +73,8 @@ function send(res: import('node:http').ServerResponse, type: string, body: strin
 export interface ChromeSession { browser: Browser; page: Page; served: Served; close(): Promise<void> }
 
 /** Launches Chromium, opens the served bundle and waits until `readyGlobal` is defined on window. */
-export async function openInChrome(entry: string, readyGlobal: string, routes?: Record<string, string>, html?: string): Promise<ChromeSession> {
-  const served = await serveBundle(entry, routes, html);
+export async function openInChrome(entry: string, readyGlobal: string, routes?: Record<string, string>, html?: string, isolated = false): Promise<ChromeSession> {
+  const served = await serveBundle(entry, routes, html, 0, isolated);
   const browser = await launchChrome();
   try {
     const page = await browser.newPage();

@@ -11,7 +11,7 @@ const WHY: Record<number, string> = {
   1: 'the smallest ratios are where tfjs is at its best: its 3×3 64→64 forward runs at several times the FMA fraction of its other convs, while ours runs at about half the FMA-loop peak',
   2: 'the step is dominated by conv2 backward (two matrix products through im2col) and the conv forwards; see `Trainer.profile()`',
   3: 'no GPU profile yet: the fused kernel has only been tuned on SwiftShader (RowTuning per adapter: 32 values per invocation, swizzled workgroup memory, subgroup shuffles)',
-  6: 'on a CPU adapter this pits SwiftShader (our step at 0.35–0.4 of its FMA loop) against jax-js on wasm, which bypasses SwiftShader (one core, no threads here), or jax-js on the same SwiftShader: 4.4–4.6× in Chrome and 2.9–4.4× in Node over six quiet runs, 0.6–4.9× on a loaded machine, as SwiftShader\'s share of the two cores moves; the step\'s time is in the conv and matmul products (docs/benchmarks.md)',
+  6: 'on a CPU adapter this pits SwiftShader (our step at 0.35–0.4 of its FMA loop) against jax-js on wasm, which bypasses SwiftShader: 2.5× against its threaded wasm in a cross-origin isolated Chrome page, 4.4–4.6× against one core (a page without isolation), 2.9–4.4× in Node (one core, no Worker); 3.7–5.5× against jax-js on the same SwiftShader. The step\'s time is in the conv and matmul products (docs/benchmarks.md)',
   7: 'about a quarter of the step\'s GPU time is work the FLOP count leaves out (im2col/col2im of conv2 backward, max-pool forward and backward, the SGD update), and the counted products (conv forwards, conv2 dX/dW as matrix products, linear) run at about 0.4 of the FMA loop (Trainer.profile(), reference net, SwiftShader)',
 };
 
