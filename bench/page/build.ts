@@ -48,14 +48,18 @@ const TYPES: Record<string, string> = {
 export interface Served { url: string; close(): Promise<void> }
 
 /** Serves `files` under `base` (a path ending in "/") on http://127.0.0.1:`port` (0: any free port);
- * `base` itself is index.html. Nothing else: a plain static server. */
+ * `base` itself is index.html. A plain static server, cross-origin isolated (COOP/COEP) so that
+ * jax-js's wasm peer gets its worker threads, as in `--runtime chrome`. */
 export async function serveFiles(files: PageFiles, port = 0, base = '/'): Promise<Served> {
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
     const name = path === base ? 'index.html' : path.startsWith(base) ? path.slice(base.length) : undefined;
     const body = name !== undefined && Object.hasOwn(files, name) ? files[name] : undefined;
     if (body === undefined) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-    res.writeHead(200, { 'content-type': TYPES[extname(name!)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+    res.writeHead(200, {
+      'content-type': TYPES[extname(name!)] ?? 'application/octet-stream', 'cache-control': 'no-store',
+      'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp',
+    }).end(body);
   });
   await new Promise<void>((r, j) => { server.once('error', j); server.listen(port, '127.0.0.1', r); });
   return {
