@@ -38,6 +38,32 @@ export class Slice {
   ) {}
 }
 
+/** The blocks of rows [first, first + count) of a row-major f32 tensor [rows, rowLength] named
+ * `name` that one binding holds each: one block when it all fits; otherwise blocks whose byte
+ * offsets are multiples of the device's minStorageBufferOffsetAlignment (so a row-indexed
+ * companion such as a bias [rows] slices at the same rows) and start at a multiple of 4 rows
+ * (vec4 kernels). Throws naming the limit when not even one aligned block fits. */
+export function bindingBlocks(op: string, name: string, limits: GPUSupportedLimits, rows: number, rowLength: number): { first: number; count: number }[] {
+  const max = limits.maxStorageBufferBindingSize, align = limits.minStorageBufferOffsetAlignment;
+  if (rows * rowLength * 4 <= max) return [{ first: 0, count: rows }];
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const lcm = (a: number, b: number) => (a / gcd(a, b)) * b;
+  const step = lcm(lcm(align / gcd(4 * rowLength, align), align / 4), 4);
+  const count = Math.floor(max / (4 * rowLength) / step) * step;
+  if (count < 1) {
+    throw new Error(`deepfried: ${op}: ${name} [${rows}, ${rowLength}] is ${rows * rowLength * 4} bytes, over this device's limit (maxStorageBufferBindingSize ${max}), and a block of ${step} rows (${step * rowLength * 4} bytes) does not fit one binding either`);
+  }
+  const blocks: { first: number; count: number }[] = [];
+  for (let first = 0; first < rows; first += count) blocks.push({ first, count: Math.min(count, rows - first) });
+  return blocks;
+}
+
+/** Rows [first, first + count) of a row-major f32 tensor with rows of `rowLength`, as one binding:
+ * the tensor itself when that is all of it, else a Slice. */
+export function sliceRows(t: TensorRef, first: number, count: number, rowLength: number): TensorRef | Slice {
+  return first === 0 && count * rowLength === t.size ? t : new Slice(t, 4 * first * rowLength, 4 * count * rowLength);
+}
+
 /** One kernel launch: what an op asks the runtime (or the graph scheduler) to record. */
 export interface Dispatch {
   /** The kernel to run. */
@@ -461,7 +487,6 @@ export class GpuRuntime {
       return bindingOf(this.limits, label, d.kernel, j, buffer, b0 instanceof Slice ? b0 : undefined);
     });
   }
-
 
   /** @internal Appends dispatches to the open batch. Everything that can fail on the host fails
    * here (params, buffer bindings, grid limits), so a bad call throws at the call. */

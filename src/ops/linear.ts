@@ -5,7 +5,7 @@
 // layer, 9216 → 4096, is 151 MB) is worked through in blocks of rows, each bound as a Slice.
 import { matmulKernel, matmulVariant, matmulWorkgroups, type MatmulStrides, type MatmulVariant } from '../../kernels/matmul.wgsl.js';
 import { matmulMaxTile } from './adapter.js';
-import { Slice, type Dispatch, type EncodeContext, type GpuRuntime, type Tensor, type TensorRef } from '../gpu/runtime.js';
+import { bindingBlocks, sliceRows, type Dispatch, type EncodeContext, type GpuRuntime, type Slice, type Tensor, type TensorRef } from '../gpu/runtime.js';
 import { encodeColumnSum } from './reduce.js';
 import type { LinearGrads } from './types.js';
 import { fail, live, rank, shapeIs } from './validate.js';
@@ -36,37 +36,17 @@ export function encodeMatmul(v: MatmulVariant, a: Operand, b: Operand, bias: Ope
   return { kernel: matmulKernel(v), buffers: bias ? [a, b, bias, c] : [a, b, c], params, workgroups };
 }
 
-/** The blocks of rows [o0, o0 + rows) of a weight [out, in] that one binding holds each: one block
- * when the weight fits; otherwise blocks whose byte offsets (and the bias's) are multiples of the
- * device's minStorageBufferOffsetAlignment and whose first row is a multiple of 4 (vec4 column
- * blocks of y and dy). */
-export function weightBlocks(op: string, limits: GPUSupportedLimits, out: number, fin: number): { o0: number; rows: number }[] {
-  const max = limits.maxStorageBufferBindingSize, align = limits.minStorageBufferOffsetAlignment;
-  if (out * fin * 4 <= max) return [{ o0: 0, rows: out }];
-  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
-  const lcm = (a: number, b: number) => (a / gcd(a, b)) * b;
-  const step = lcm(lcm(align / gcd(4 * fin, align), align / 4), 4);
-  const rows = Math.floor(max / (4 * fin) / step) * step;
-  if (rows < 1) fail(op, `w [${out}, ${fin}] is ${out * fin * 4} bytes, over this device's limit (maxStorageBufferBindingSize ${max}), and a block of ${step} rows (${step * fin * 4} bytes) does not fit one binding either`);
-  const blocks: { o0: number; rows: number }[] = [];
-  for (let o0 = 0; o0 < out; o0 += rows) blocks.push({ o0, rows: Math.min(rows, out - o0) });
-  return blocks;
-}
-
-/** Rows [o0, o0 + rows) of a row-major [·, fin] matrix (the whole tensor when that is all of it). */
-const rowsOf = (t: TensorRef, o0: number, rows: number, fin: number, whole: boolean): Operand => (whole ? t : new Slice(t, 4 * o0 * fin, 4 * rows * fin));
-
 /** y [N, out] = x [N, in]·wᵀ + b [out] (b may be null), w [out, in], with opts.relu applied. */
 export function encodeLinear(ctx: EncodeContext, x: TensorRef, w: TensorRef, b: TensorRef | null, y: TensorRef, opts: LinearOptions = {}): Dispatch[] {
   live('linear', { x, w, b, y });
   const out = linearShape(x.shape, w.shape, b ? b.shape : null);
   shapeIs('linear', 'y', y, out);
   const [n, k] = x.shape as [number, number];
-  const fout = out[1]!, blocks = weightBlocks('linear', ctx.limits, fout, k), whole = blocks.length === 1;
-  return blocks.map(({ o0, rows }) => {
-    const s = { ldc: fout, cOff: o0 };
-    const v = matmulVariant('nt', n, rows, k, { bias: Boolean(b), relu: Boolean(opts.relu), quad: ctx.hasSubgroups }, matmulMaxTile(ctx, n, rows, k), s);
-    return encodeMatmul(v, x, rowsOf(w, o0, rows, k, whole), b ? rowsOf(b, o0, rows, 1, whole) : null, y, n, rows, k, s);
+  const fout = out[1]!;
+  return bindingBlocks('linear', 'w', ctx.limits, fout, k).map(({ first, count }) => {
+    const s = { ldc: fout, cOff: first };
+    const v = matmulVariant('nt', n, count, k, { bias: Boolean(b), relu: Boolean(opts.relu), quad: ctx.hasSubgroups }, matmulMaxTile(ctx, n, count, k), s);
+    return encodeMatmul(v, x, sliceRows(w, first, count, k), b ? sliceRows(b, first, count, 1) : null, y, n, count, k, s);
   });
 }
 
@@ -79,21 +59,21 @@ export function encodeLinearBackward(ctx: EncodeContext, x: TensorRef, w: Tensor
   shapeIs(op, 'dw', out.dw, w.shape);
   const [n, fin] = x.shape as [number, number];
   const fout = w.shape[0]!;
-  const blocks = weightBlocks(op, ctx.limits, fout, fin), whole = blocks.length === 1;
+  const blocks = bindingBlocks(op, 'w', ctx.limits, fout, fin);
   const ds: Dispatch[] = [];
   if (out.dx) {
     shapeIs(op, 'dx', out.dx, x.shape);
     // dx = Σ over row blocks of dy[:, block]·w[block], accumulated into dx after the first
-    for (const [i, { o0, rows }] of blocks.entries()) {
-      const s = { lda: fout, aOff: o0 };
-      const v = matmulVariant('nn', n, fin, rows, { quad: ctx.hasSubgroups, accumulate: i > 0 }, matmulMaxTile(ctx, n, fin, rows), s);
-      ds.push(encodeMatmul(v, dy, rowsOf(w, o0, rows, fin, whole), null, out.dx, n, fin, rows, s));
+    for (const [i, { first, count }] of blocks.entries()) {
+      const s = { lda: fout, aOff: first };
+      const v = matmulVariant('nn', n, fin, count, { quad: ctx.hasSubgroups, accumulate: i > 0 }, matmulMaxTile(ctx, n, fin, count), s);
+      ds.push(encodeMatmul(v, dy, sliceRows(w, first, count, fin), null, out.dx, n, fin, count, s));
     }
   }
-  for (const { o0, rows } of blocks) { // dw[block] = dy[:, block]ᵀ·x
-    const s = { lda: fout, aOff: o0 };
-    const v = matmulVariant('tn', rows, fin, n, { quad: ctx.hasSubgroups }, matmulMaxTile(ctx, rows, fin, n), s);
-    ds.push(encodeMatmul(v, dy, x, null, rowsOf(out.dw, o0, rows, fin, whole), rows, fin, n, s));
+  for (const { first, count } of blocks) { // dw[block] = dy[:, block]ᵀ·x
+    const s = { lda: fout, aOff: first };
+    const v = matmulVariant('tn', count, fin, n, { quad: ctx.hasSubgroups }, matmulMaxTile(ctx, count, fin, n), s);
+    ds.push(encodeMatmul(v, dy, x, null, sliceRows(out.dw, first, count, fin), count, fin, n, s));
   }
   if (out.db) {
     shapeIs(op, 'db', out.db, [fout]);

@@ -2,7 +2,7 @@
 // records (the step's learning rate, Adam corrections and dropout seed live in the `hyper` tensor,
 // kernels/optim.wgsl.ts HYPER, written before each submit).
 import { accumulateKernel, adamKernel, HYPER, lossGuardKernel, optimWorkgroups, sgdKernel } from '../../kernels/optim.wgsl.js';
-import { Slice, type Dispatch, type TensorRef } from '../gpu/runtime.js';
+import { bindingBlocks, sliceRows, type Dispatch, type TensorRef } from '../gpu/runtime.js';
 import { sameShape, shapeIs } from './validate.js';
 
 /** Constants of an SGD update (the learning rate is the step's, in `hyper`). */
@@ -28,23 +28,14 @@ export interface AdamOptions {
   lrMul: number;
 }
 
-/** The element ranges of a parameter that one binding holds each: all of it when it fits
- * `limits` (or none are given), else blocks starting at multiples of the storage offset alignment
- * (and of 4, for the vec4 kernels). */
-function blocksOf(size: number, limits?: GPUSupportedLimits): { e0: number; count: number }[] {
-  if (!limits || size * 4 <= limits.maxStorageBufferBindingSize) return [{ e0: 0, count: size }];
-  const step = Math.max(4, limits.minStorageBufferOffsetAlignment / 4);
-  const count = Math.floor(limits.maxStorageBufferBindingSize / 4 / step) * step;
-  return Array.from({ length: Math.ceil(size / count) }, (_, i) => ({ e0: i * count, count: Math.min(count, size - i * count) }));
-}
-
-/** One update dispatch per block of the parameter (one for any parameter that fits a binding). */
-function update(kernel: (width: 1 | 4) => Dispatch['kernel'], hyper: TensorRef, ts: TensorRef[], consts: Record<string, number>, limits?: GPUSupportedLimits): Dispatch[] {
-  const blocks = blocksOf(ts[0]!.size, limits), whole = blocks.length === 1;
-  return blocks.map(({ e0, count }) => {
+/** One update dispatch per block of the parameter that one binding holds (one for any parameter
+ * that fits a binding, or when no `limits` are given). */
+function update(op: string, kernel: (width: 1 | 4) => Dispatch['kernel'], hyper: TensorRef, ts: TensorRef[], consts: Record<string, number>, limits?: GPUSupportedLimits): Dispatch[] {
+  const size = ts[0]!.size;
+  const blocks = limits ? bindingBlocks(op, 'grad', limits, size, 1) : [{ first: 0, count: size }];
+  return blocks.map(({ first, count }) => {
     const width = count % 4 ? 1 : 4, n = count / width;
-    const buffers = ts.map((t) => (whole ? t : new Slice(t, 4 * e0, 4 * count)));
-    return { kernel: kernel(width), buffers: [hyper, ...buffers], params: { n, ...consts }, workgroups: optimWorkgroups(n) };
+    return { kernel: kernel(width), buffers: [hyper, ...ts.map((t) => sliceRows(t, first, count, 1))], params: { n, ...consts }, workgroups: optimWorkgroups(n) };
   });
 }
 
@@ -52,13 +43,13 @@ function update(kernel: (width: 1 | 4) => Dispatch['kernel'], hyper: TensorRef, 
  * the device's `limits`, a parameter larger than one binding is updated a block at a time. */
 export function encodeSgd(hyper: TensorRef, grad: TensorRef, w: TensorRef, v: TensorRef, o: SgdOptions, limits?: GPUSupportedLimits): Dispatch[] {
   for (const [n, t] of [['grad', grad], ['v', v]] as const) sameShape('sgd', n, t, 'w', w);
-  return update(sgdKernel, hyper, [grad, w, v], { momentum: o.momentum, decay: o.decay, lrMul: o.lrMul }, limits);
+  return update('sgd', sgdKernel, hyper, [grad, w, v], { momentum: o.momentum, decay: o.decay, lrMul: o.lrMul }, limits);
 }
 
 /** Adam with bias corrections from `hyper` and L2 decay on the gradient (blocks as encodeSgd). */
 export function encodeAdam(hyper: TensorRef, grad: TensorRef, w: TensorRef, m: TensorRef, v: TensorRef, o: AdamOptions, limits?: GPUSupportedLimits): Dispatch[] {
   for (const [n, t] of [['grad', grad], ['m', m], ['v', v]] as const) sameShape('adam', n, t, 'w', w);
-  return update(adamKernel, hyper, [grad, w, m, v], { beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: o.lrMul }, limits);
+  return update('adam', adamKernel, hyper, [grad, w, m, v], { beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay: o.decay, lrMul: o.lrMul }, limits);
 }
 
 /** acc += src (elementwise over src's elements). */

@@ -35,6 +35,7 @@ import { adamRef, sgdRef } from '../../../src/reference/optim.js';
 import { avgPoolBackwardRef, avgPoolRef, maxPoolBackwardRef, maxPoolRef, poolOutShape, type PoolRefGeometry } from '../../../src/reference/pool.js';
 import { correctRef, softmaxXentBackwardRef, softmaxXentRef } from '../../../src/reference/softmax_xent.js';
 import { expectClose, expectEqual, randn, rng, type GpuCase, type Tolerance } from '../harness.js';
+import { poolInput, poolSums } from './pool.cases.js';
 
 // ------------------------------------------------------------------ configuration and replay
 const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
@@ -323,15 +324,6 @@ async function checkConv(rt: Runtime, c: ConvProblem): Promise<void> {
 
 // max/avg pool: tolerances and inputs of pool.cases.ts
 interface PoolProblem { x: [number, number, number, number]; opts: PoolOptions; ties: boolean; seed: number }
-const poolSums: Tolerance = { atol: 1e-5, rtol: 1e-5 };
-/** Integer values in [-2, 2] (many ties) or distinct values (a random permutation of i/8). */
-function poolInput(n: number, seed: number, ties: boolean): Float32Array {
-  const r = rng(seed);
-  if (ties) return Float32Array.from({ length: n }, () => Math.floor(r() * 5) - 2);
-  const v = Float32Array.from({ length: n }, (_, i) => i / 8 - n / 16);
-  for (let i = n - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [v[i], v[j]] = [v[j]!, v[i]!]; }
-  return v;
-}
 function genPool(r: Rand): PoolProblem {
   // window shapes of pool.cases.ts (those over 3 taps take the loop variant: one kernel for all)
   const kernel = WIDE ? [int(r, 1, 5), int(r, 1, 5)] as [number, number] : [...pick(r, [[1, 1], [2, 2], [2, 2], [3, 3], [3, 3], [2, 3], [3, 2], [1, 3], [4, 4], [4, 5]] as const)] as [number, number];

@@ -9,7 +9,8 @@ import { expectClose, expectEqual, expectThrows, randn, rng, type GpuCase, runEn
 
 type Shape4 = [number, number, number, number];
 const exact = { atol: 0, rtol: 0 };
-const sums = { atol: 1e-5, rtol: 1e-5 };
+/** Pooling sums a window: its float32 rounding (fuzz.cases.ts uses it too). */
+export const poolSums = { atol: 1e-5, rtol: 1e-5 };
 
 function geometry(o: PoolOptions): PoolRefGeometry {
   const kernel = pair(o.kernel, 0, 'kernel');
@@ -18,7 +19,7 @@ function geometry(o: PoolOptions): PoolRefGeometry {
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Integer values in [-2, 2] (many ties) or distinct values (a random permutation of i/8). */
-function input(n: number, seed: number, ties: boolean): Float32Array {
+export function poolInput(n: number, seed: number, ties: boolean): Float32Array {
   const r = rng(seed);
   if (ties) return Float32Array.from({ length: n }, () => Math.floor(r() * 5) - 2);
   const v = Float32Array.from({ length: n }, (_, i) => i / 8 - n / 16);
@@ -56,7 +57,7 @@ async function run(rt: Runtime, f: () => Tensor): Promise<Float32Array> {
 
 /** Every coordinate of dx against central differences of Σ dy·pool(x) computed on the GPU. */
 async function finiteDifferences(rt: Runtime, kind: 'max' | 'avg', shape: Shape4, opts: PoolOptions): Promise<void> {
-  const xs = input(size(shape), 99, false), ys = poolOutShape(shape, geometry(opts));
+  const xs = poolInput(size(shape), 99, false), ys = poolOutShape(shape, geometry(opts));
   const dys = randn(size(ys), 5);
   const x = rt.tensor(xs, shape), dy = rt.tensor(dys, ys);
   const fwd = (v: Float32Array) => { const t = rt.tensor(v, shape); return run(rt, () => (kind === 'max' ? rt.maxPool2d(t, opts) : rt.avgPool2d(t, opts))).finally(() => t.dispose()); };
@@ -80,13 +81,13 @@ export const poolCases: GpuCase[] = [
     async run(rt) {
       const g = geometry(opts), ys = poolOutShape(shape, g);
       const ties = c % 2 === 0;
-      const xs = input(size(shape), c + 1, ties), dys = randn(size(ys), c + 100);
+      const xs = poolInput(size(shape), c + 1, ties), dys = randn(size(ys), c + 100);
       const x = rt.tensor(xs, shape), dy = rt.tensor(dys, ys);
       const mp = maxPoolRef(xs, shape, g);
       expectClose(await run(rt, () => rt.maxPool2d(x, opts)), mp.y, exact, 'maxPool2d');
-      expectClose(await run(rt, () => rt.maxPool2dBackward(x, dy, opts)), maxPoolBackwardRef(xs, shape, dys, g), sums, 'maxPool2dBackward');
-      expectClose(await run(rt, () => rt.avgPool2d(x, opts)), avgPoolRef(xs, shape, g), sums, 'avgPool2d');
-      expectClose(await run(rt, () => rt.avgPool2dBackward(x, dy, opts)), avgPoolBackwardRef(shape, dys, g), sums, 'avgPool2dBackward');
+      expectClose(await run(rt, () => rt.maxPool2dBackward(x, dy, opts)), maxPoolBackwardRef(xs, shape, dys, g), poolSums, 'maxPool2dBackward');
+      expectClose(await run(rt, () => rt.avgPool2d(x, opts)), avgPoolRef(xs, shape, g), poolSums, 'avgPool2d');
+      expectClose(await run(rt, () => rt.avgPool2dBackward(x, dy, opts)), avgPoolBackwardRef(shape, dys, g), poolSums, 'avgPool2dBackward');
       x.dispose(); dy.dispose();
     },
   })),
@@ -95,14 +96,14 @@ export const poolCases: GpuCase[] = [
     async run(rt) {
       const shape: Shape4 = [2, 3, 7, 6], opts: PoolOptions = { kernel: [3, 2], stride: [2, 1], padding: 1 };
       const g = geometry(opts), ys = poolOutShape(shape, g);
-      const xs = input(size(shape), 42, true), dys = randn(size(ys), 43);
+      const xs = poolInput(size(shape), 42, true), dys = randn(size(ys), 43);
       const x = rt.tensor(xs, shape), dy = rt.tensor(dys, ys);
       const y = rt.empty(ys), am = rt.empty(ys, 'i32'), dx = rt.empty(shape);
       await runEncoded(rt, 'maxpool argmax', (ctx) => [...encodeMaxPool2d(ctx, x, y, opts, am), ...encodeMaxPool2dBackward(ctx, x, dy, dx, opts, am)]);
       const ref = maxPoolRef(xs, shape, g);
       expectClose(await y.read(), ref.y, exact, 'y');
       expectEqual(Array.from(await am.read()), Array.from(ref.argmax), 'argmax');
-      expectClose(await dx.read(), maxPoolBackwardRef(xs, shape, dys, g), sums, 'dx');
+      expectClose(await dx.read(), maxPoolBackwardRef(xs, shape, dys, g), poolSums, 'dx');
       for (const t of [x, dy, y, am, dx]) t.dispose();
     },
   },
@@ -114,7 +115,7 @@ export const poolCases: GpuCase[] = [
         await withTuning(rt, { pool: { tiles2x2: !off } }, async (rt) => {
           for (const [i, shape] of ([[4, 20, 24, 24], [2, 3, 4, 2], [1, 2, 2, 6]] as Shape4[]).entries()) {
             const g = geometry(opts), ys = poolOutShape(shape, g);
-            const xs = input(size(shape), 70 + i, i !== 2), dys = randn(size(ys), 80 + i);
+            const xs = poolInput(size(shape), 70 + i, i !== 2), dys = randn(size(ys), 80 + i);
             const x = rt.tensor(xs, shape), dy = rt.tensor(dys, ys);
             const y = rt.empty(ys), am = rt.empty(ys, 'i32'), dx = rt.empty(shape);
             await runEncoded(rt, 'maxpool 2x2', (ctx) => [...encodeMaxPool2d(ctx, x, y, opts, am), ...encodeMaxPool2dBackward(ctx, x, dy, dx, opts, am)]);
